@@ -1,0 +1,124 @@
+"""Rules that spot emergencies (紧急警情) in complaint text: fire, crime in progress, injury, accident.
+
+Emergencies are transferred at once to 110/119/120/122, so these rules favour recall: a keyword
+fires unless the clause around it clearly says it did not happen (没有人受伤), might happen
+(万一着火, 火灾隐患, 容易发生车祸), happens habitually (经常发生车祸) or is over (去年被偷,
+上次着过火, 火已经灭了). The classifier adds a model-based fallback on top of these rules.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Priority when several groups fire: an accident with injuries is the traffic police's (122),
+# a fire with injured people is 119's, a knife attack with blood is 110's.
+_PRIORITY = ("traffic", "fire", "crime", "medical", "water")
+
+_GROUPS: dict[str, tuple[str, str, str]] = {
+    # group: (service, reason, pattern)
+    "traffic": (
+        "122",
+        "交通事故（可能有人受伤）",
+        r"车祸|撞车|相撞|追尾|被.{0,6}车.{0,3}撞|车.{0,2}撞了|撞(?:了|到|倒|伤|飞|死)|侧翻|翻车|交通事故"
+        r"|碾压|压在车|肇事|逃逸",
+    ),
+    "fire": (
+        "119",
+        "火灾、爆炸或燃气泄漏",
+        r"着火|起火|失火|火灾|烧起来|燃起来|火苗|火势|火很大|大火|冒.{0,2}烟|浓烟|黑烟滚滚|爆炸"
+        r"|(?:燃气|煤气|天然气|液化气)(?:泄漏|泄露|漏了)|(?:燃气|煤气|天然气)味|漏气"
+        r"|被困|困在|关在电梯|卡在电梯",
+    ),
+    "crime": (
+        "110",
+        "正在发生的违法犯罪或人身危险",
+        r"持刀|拿(?:着)?(?:刀|菜刀|砍刀|棍|棒|枪)|砍人|捅人|行凶|杀人|抢劫|打劫|抢(?:了|走)?(?:我的)?(?:包|钱|手机|项链|金项链)"
+        r"|正在抢|被.{0,3}抢|打架|斗殴|围殴|群殴|殴打|打人|在打我|打老婆|家暴|撬.{0,6}(?:门|锁)|正在撬|正在偷|在偷|剪.{0,8}锁"
+        r"|绑架|拐卖|抱走|劫持|跳楼|轻生|自杀|跟踪|跟着我|砸.{0,8}(?:车|店|门|东西|玻璃)|闹事|持枪|被(?:人)?打",
+    ),
+    "medical": (
+        "120",
+        "有人受伤或突发疾病",
+        r"晕倒|昏倒|昏迷|晕过去|不省人事|叫不醒|没有?(?:了)?(?:呼吸|意识|反应|心跳)|心脏病|心梗|脑梗|中风|抽搐"
+        r"|口吐白沫|流.{0,4}血|是血|出血|血止不住|止不住|骨折|摔(?:下来|倒|伤|下去)|受伤|受了伤|伤口|中毒|农药"
+        r"|安眠药|呼吸困难|喘不上气|卡住了|噎住|触电|咬伤|烫伤|烧伤|羊水破|要生了|难产|说不出话|半边身子"
+        r"|(?:站|起)不来|动不了|不动了|一动不动|卷进|(?:叫|派|要)救护车|急救",
+    ),
+    "water": ("110", "有人落水", r"落水|掉进(?:了)?(?:河|水|湖|江|塘)|溺水|在水里挣扎"),
+}
+
+_COMPILED = {g: re.compile(p) for g, (_, _, p) in _GROUPS.items()}
+
+_CLAUSE_SPLIT = re.compile(r"[，,。.！!？?；;：:\n\r…~～]+")
+
+# Anywhere in the clause before the match: the event is hypothetical, a risk, or habitual.
+_HYPOTHETICAL = re.compile(
+    r"万一|如果|天天|每天|整天|假如|要是|一旦|容易|以防|防止|预防|避免|担心|担忧|会不会|可能会|经常|常常|老是|总是|怕|隐患"
+    r"|演练|培训|知识|讲座|宣传|建议|多次发生|频发"
+)
+# Right before the match: plain negation (没有人受伤, 未起火, 不是着火).
+_NEGATION = re.compile(r"(?:没有|没|未|无|不是|并非|不会|别|不|差点|差一点|险些|几乎)(?:人|什么|任何)?$")
+_WOULD = re.compile(r"会$")
+# Right after the match: 火灾隐患, 起火风险, 着火的话.
+_AFTER_RISK = re.compile(r"^(?:的)?(?:隐患|风险|危险性|的话|怎么办理|演练|预防|通道)")
+# In the clause or the one before it: the event is over.
+_PAST = re.compile(
+    r"去年|前年|上个?月|上周|上星期|上礼拜|上回|上次|之前|以前|曾经|那次|当时|后来|前几天|前些天|前段时间|昨天|前天"
+    r"|[0-9一二两三四五六七八九十几半多]+(?:个)?(?:年|月|天|星期|周|礼拜)(?:前|以前)|着过|烧过"
+    r"|已经(?:被)?(?:扑灭|灭了|熄灭|处理|解决|没事|好了)|早就"
+)
+# Words that bring the event back to now, overriding a past marker.
+_PRESENT = re.compile(r"正在|现在|刚刚|刚才|刚|马上|快来|赶紧|救命|快派|还在|此刻|目前")
+# Whole-text context: a fraudster describing an accident is not an accident.
+_FRAUD = re.compile(r"诈骗|骗子|被骗|骗了|冒充")
+
+
+@dataclass(frozen=True)
+class EmergencyHit:
+    """One rule that fired: the service, why, and the words that fired it."""
+
+    service: str
+    reason: str
+    trigger: str
+    group: str
+
+
+def _clauses(text: str) -> list[str]:
+    return [c for c in _CLAUSE_SPLIT.split(text) if c.strip()]
+
+
+def _suppressed(clause: str, prev: str, start: int, end: int) -> bool:
+    before = clause[:start]
+    after = clause[end:]
+    if _NEGATION.search(before[-4:]) or _WOULD.search(before):
+        return True
+    if _HYPOTHETICAL.search(before) or _AFTER_RISK.match(after):
+        return True
+    return bool(_PAST.search(prev + "，" + clause) and not _PRESENT.search(clause))
+
+
+def find_emergencies(text: str) -> list[EmergencyHit]:
+    """Every emergency rule that fires on ``text``, at most one per group, in priority order."""
+    if not text or not text.strip():
+        return []
+    fraud = bool(_FRAUD.search(text))
+    found: dict[str, EmergencyHit] = {}
+    prev = ""
+    for clause in _clauses(text):
+        for group, rx in _COMPILED.items():
+            if group in found or (fraud and group in ("traffic", "medical")):
+                continue
+            for m in rx.finditer(clause):
+                if not _suppressed(clause, prev, m.start(), m.end()):
+                    service, reason, _ = _GROUPS[group]
+                    found[group] = EmergencyHit(service, reason, m.group(0), group)
+                    break
+        prev = clause
+    return [found[g] for g in _PRIORITY if g in found]
+
+
+def detect_emergency(text: str) -> EmergencyHit | None:
+    """The emergency to transfer to, by priority, or ``None``."""
+    hits = find_emergencies(text)
+    return hits[0] if hits else None
