@@ -1,0 +1,502 @@
+"""Address gazetteer: turns a spoken or typed address into a point and a grid, or says it can't.
+
+Data (YAML, WGS-84 lon/lat; see ``data/gazetteer.yaml``)::
+
+    roads:
+      - name: 府青路二段              # full name as written on signs; the base 府青路 is derived
+        aliases: []
+        line: [[104.09, 30.678], [104.092, 30.698]]   # centre line, house numbers grow along it
+        ranges:
+          - {from: 1, to: 199, parity: odd, side: left}
+          - {from: 2, to: 200, parity: even, side: right, line: [...]}   # own line, or
+          - {from: 201, to: 221, parity: all, point: [104.09, 30.69]}    # one point for the range
+    landmarks:
+      - {name: 东郊记忆, aliases: [东郊记忆音乐公园], point: [104.1075, 30.6658], road: 建设南支路}
+
+Community and street names of the :class:`PlaceIndex` are added as aliases of their centroids.
+
+:meth:`Gazetteer.resolve` never guesses silently: every reading gets a confidence; the best one is
+returned as ``resolved`` only when it reaches ``resolve_threshold`` and no other reading of similar
+weight points somewhere else; otherwise ``ambiguous`` (up to 3 candidates, the operator picks) or
+``unresolved`` (the operator asks the caller).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, cast
+
+import yaml
+from rapidfuzz import fuzz
+from rapidfuzz.distance import Levenshtein
+
+from .geo import haversine_m
+from .index import PlaceIndex
+from .models import AddressCandidate, AddressMatch, PlaceDataError, Point, Precision
+from .text import normalize_address, strip_admin
+
+__all__ = ["Gazetteer"]
+
+Parity = Literal["odd", "even", "all"]
+Side = Literal["left", "right", "center"]
+
+_SECTION = re.compile(r"[东西南北]?[一二三四五六七八九十]+段$")
+_NUMBER_AFTER = re.compile(r"^(?:的)?(\d{1,5})(?:[-之附]\d{1,4})?(?:号|栋|幢)?")
+_M_PER_DEG_LAT = 110_574.0
+_M_PER_DEG_LON_EQ = 111_320.0
+
+# confidences of the different kinds of evidence (before fuzzy scaling)
+_CONF_HOUSE = 0.95
+_CONF_HOUSE_BY_BASE = 0.9
+_CONF_LANDMARK = 0.95
+_CONF_LANDMARK_ALIAS = 0.9
+_CONF_SHARED_ALIAS = 0.55
+_CONF_INTERSECTION = 0.85
+_CONF_COMMUNITY = 0.7
+_CONF_STREET = 0.5
+_CONF_ROAD_ONLY = 0.45
+_CONF_ROAD_NUMBER_UNKNOWN = 0.4
+_BONUS_CONSISTENT = 0.03
+_BONUS_FUZZY_NUMBER = 0.05
+_PENALTY_AREA_MISMATCH = 0.3
+_STRONG: tuple[Precision, ...] = ("house_number", "intersection", "landmark")
+
+
+@dataclass(frozen=True)
+class _Range:
+    start: int
+    end: int
+    parity: Parity
+    side: Side
+    line: tuple[Point, ...] | None
+    point: Point | None
+
+    def covers(self, number: int) -> bool:
+        if not min(self.start, self.end) <= number <= max(self.start, self.end):
+            return False
+        return self.parity == "all" or (number % 2 == 1) == (self.parity == "odd")
+
+
+@dataclass(frozen=True)
+class _Road:
+    name: str
+    base: str
+    aliases: tuple[str, ...]
+    line: tuple[Point, ...]
+    ranges: tuple[_Range, ...]
+
+
+@dataclass(frozen=True)
+class _Landmark:
+    name: str
+    aliases: tuple[str, ...]
+    point: Point
+    road: str | None
+
+
+@dataclass(frozen=True)
+class _Area:
+    level: Literal["community", "street"]
+    code: str
+    name: str
+    point: Point
+
+
+@dataclass(frozen=True)
+class _Named:
+    """What a name (or alias) in the text can refer to."""
+
+    road: _Road | None = None
+    landmark: _Landmark | None = None
+    area: _Area | None = None
+    alias: bool = False
+
+
+@dataclass
+class _Mention:
+    key: str
+    start: int
+    end: int
+    targets: list[_Named]
+    similarity: float = 1.0
+
+
+@dataclass
+class _Evidence:
+    candidates: list[AddressCandidate] = field(default_factory=list)
+    areas: list[_Area] = field(default_factory=list)
+    road_mentions: list[_Road] = field(default_factory=list)
+
+
+# ---- parsing the YAML --------------------------------------------------------------------------
+def _point(raw: object, where: str) -> Point:
+    if (not isinstance(raw, Sequence) or isinstance(raw, str) or len(raw) != 2
+            or not all(isinstance(v, int | float) for v in raw)):
+        raise PlaceDataError(f"{where}: a point must be [lon, lat], got {raw!r}")
+    lon, lat = float(raw[0]), float(raw[1])
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        raise PlaceDataError(f"{where}: [lon, lat] out of range: {raw!r}")
+    return (lon, lat)
+
+
+def _line(raw: object, where: str) -> tuple[Point, ...]:
+    if not isinstance(raw, Sequence) or isinstance(raw, str) or len(raw) < 2:
+        raise PlaceDataError(f"{where}: a line needs at least 2 [lon, lat] points")
+    return tuple(_point(p, where) for p in raw)
+
+
+def _names(raw: object, where: str) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(a, str) and a.strip() for a in raw):
+        raise PlaceDataError(f"{where}: 'aliases' must be a list of non-empty strings")
+    return tuple(a.strip() for a in raw)
+
+
+def _parse_range(raw: object, where: str, road_line: tuple[Point, ...] | None) -> _Range:
+    if not isinstance(raw, Mapping):
+        raise PlaceDataError(f"{where}: a range must be a mapping")
+    start, end = raw.get("from"), raw.get("to")
+    if not isinstance(start, int) or not isinstance(end, int) or start < 0 or end < 0:
+        raise PlaceDataError(f"{where}: 'from' and 'to' must be house numbers")
+    parity, side = raw.get("parity", "all"), raw.get("side", "center")
+    if parity not in ("odd", "even", "all") or side not in ("left", "right", "center"):
+        raise PlaceDataError(f"{where}: parity must be odd|even|all and side left|right|center")
+    point = _point(raw["point"], where) if raw.get("point") is not None else None
+    line = _line(raw["line"], where) if raw.get("line") is not None else None
+    if point is None and line is None and road_line is None:
+        raise PlaceDataError(f"{where}: needs a 'line' or a 'point' (the road has no line)")
+    return _Range(start, end, cast(Parity, parity), cast(Side, side), line or (None if point else road_line), point)
+
+
+def _parse_road(i: int, raw: object) -> _Road:
+    name = raw.get("name") if isinstance(raw, Mapping) else None
+    where = f"road #{i}" + (f" ({name})" if name else "")
+    if not isinstance(raw, Mapping) or not isinstance(name, str) or not name.strip():
+        raise PlaceDataError(f"{where}: missing 'name'")
+    line = _line(raw["line"], where) if raw.get("line") is not None else None
+    ranges_raw = raw.get("ranges") or []
+    if not isinstance(ranges_raw, list):
+        raise PlaceDataError(f"{where}: 'ranges' must be a list")
+    ranges = tuple(_parse_range(r, f"{where} range #{j}", line) for j, r in enumerate(ranges_raw))
+    if line is None:
+        if not ranges:
+            raise PlaceDataError(f"{where}: needs a 'line' or 'ranges'")
+        first = ranges[0]
+        line = first.line or ((first.point, first.point) if first.point else None)
+    base = _SECTION.sub("", name.strip()) or name.strip()
+    return _Road(name.strip(), base, _names(raw.get("aliases"), where), cast(tuple[Point, ...], line), ranges)
+
+
+def _parse_landmark(i: int, raw: object) -> _Landmark:
+    name = raw.get("name") if isinstance(raw, Mapping) else None
+    where = f"landmark #{i}" + (f" ({name})" if name else "")
+    if not isinstance(raw, Mapping) or not isinstance(name, str) or not name.strip():
+        raise PlaceDataError(f"{where}: missing 'name'")
+    if raw.get("point") is None:
+        raise PlaceDataError(f"{where}: missing 'point'")
+    road = raw.get("road")
+    return _Landmark(name.strip(), _names(raw.get("aliases"), where), _point(raw["point"], where),
+                     road.strip() if isinstance(road, str) and road.strip() else None)
+
+
+# ---- geometry on a line ------------------------------------------------------------------------
+def _to_xy(p: Point, origin: Point) -> tuple[float, float]:
+    k = _M_PER_DEG_LON_EQ * math.cos(math.radians(origin[1]))
+    return ((p[0] - origin[0]) * k, (p[1] - origin[1]) * _M_PER_DEG_LAT)
+
+
+def _to_lonlat(xy: tuple[float, float], origin: Point) -> Point:
+    k = _M_PER_DEG_LON_EQ * math.cos(math.radians(origin[1]))
+    return (origin[0] + xy[0] / k, origin[1] + xy[1] / _M_PER_DEG_LAT)
+
+
+def _along(line: Sequence[Point], t: float, side: Side = "center", offset_m: float = 0.0) -> Point:
+    """Point at fraction ``t`` of the line length, moved ``offset_m`` to the left/right of it."""
+    origin = line[0]
+    xy = [_to_xy(p, origin) for p in line]
+    lengths = [math.dist(a, b) for a, b in zip(xy, xy[1:], strict=False)]
+    target = max(0.0, min(1.0, t)) * sum(lengths)
+    for (a, b), seg in zip(zip(xy, xy[1:], strict=False), lengths, strict=True):
+        if target <= seg or (a, b) == (xy[-2], xy[-1]):
+            f = target / seg if seg else 0.0
+            x, y = a[0] + (b[0] - a[0]) * f, a[1] + (b[1] - a[1]) * f
+            if side != "center" and seg:
+                nx, ny = -(b[1] - a[1]) / seg, (b[0] - a[0]) / seg  # unit normal to the left
+                sign = 1.0 if side == "left" else -1.0
+                x, y = x + sign * nx * offset_m, y + sign * ny * offset_m
+            return _to_lonlat((x, y), origin)
+        target -= seg
+    return line[-1]
+
+
+def _segment_intersection(p: Sequence[Point], q: Sequence[Point]) -> Point | None:
+    """First crossing of two polylines (plane approximation, fine at district scale)."""
+    for a, b in zip(p, p[1:], strict=False):
+        for c, d in zip(q, q[1:], strict=False):
+            den = (b[0] - a[0]) * (d[1] - c[1]) - (b[1] - a[1]) * (d[0] - c[0])
+            if den == 0:
+                continue
+            s = ((c[0] - a[0]) * (d[1] - c[1]) - (c[1] - a[1]) * (d[0] - c[0])) / den
+            u = ((c[0] - a[0]) * (b[1] - a[1]) - (c[1] - a[1]) * (b[0] - a[0])) / den
+            if 0 <= s <= 1 and 0 <= u <= 1:
+                return (a[0] + s * (b[0] - a[0]), a[1] + s * (b[1] - a[1]))
+    return None
+
+
+def _best_window(key: str, text: str) -> tuple[float, int, int] | None:
+    """Best Levenshtein similarity of ``key`` against windows of ``text`` near rapidfuzz's alignment."""
+    aligned = fuzz.partial_ratio_alignment(key, text, score_cutoff=55)
+    if aligned is None:
+        return None
+    best: tuple[float, int, int] | None = None
+    for start in range(max(0, aligned.dest_start - 1), aligned.dest_start + 2):
+        for size in (len(key), len(key) - 1, len(key) + 1):
+            end = start + size
+            if size < 2 or end > len(text):
+                continue
+            sim = Levenshtein.normalized_similarity(key, text[start:end])
+            if best is None or sim > best[0]:
+                best = (sim, start, end)
+    return best if best and best[0] < 1.0 else None
+
+
+class Gazetteer:
+    """Roads with house-number ranges, landmarks and area names, resolved against a PlaceIndex."""
+
+    def __init__(self, roads: Sequence[_Road], landmarks: Sequence[_Landmark], places: PlaceIndex, *,
+                 resolve_threshold: float = 0.7, candidate_threshold: float = 0.3,
+                 side_offset_m: float = 12.0, conflict_m: float = 300.0) -> None:
+        self.places = places
+        self.resolve_threshold = resolve_threshold
+        self.candidate_threshold = candidate_threshold
+        self.side_offset_m = side_offset_m
+        self.conflict_m = conflict_m
+        self._roads = list(roads)
+        self._landmarks = list(landmarks)
+        self._index: dict[str, list[_Named]] = {}
+        self._build_index()
+        self._keys = sorted(self._index, key=lambda k: (-len(k), k))
+
+    # ---- construction --------------------------------------------------------------------------
+    @classmethod
+    def from_yaml(cls, path: str | Path, place_index: PlaceIndex, **options: float) -> Gazetteer:
+        try:
+            data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as exc:
+            raise PlaceDataError(f"cannot read gazetteer {path}: {exc}") from exc
+        return cls.from_dict(data, place_index, **options)
+
+    @classmethod
+    def from_dict(cls, data: object, place_index: PlaceIndex, **options: float) -> Gazetteer:
+        if not isinstance(data, Mapping):
+            raise PlaceDataError("gazetteer: top level must be a mapping with 'roads' and 'landmarks'")
+        roads_raw, landmarks_raw = data.get("roads") or [], data.get("landmarks") or []
+        if not isinstance(roads_raw, list) or not isinstance(landmarks_raw, list):
+            raise PlaceDataError("gazetteer: 'roads' and 'landmarks' must be lists")
+        roads = [_parse_road(i, r) for i, r in enumerate(roads_raw)]
+        landmarks = [_parse_landmark(i, lm) for i, lm in enumerate(landmarks_raw)]
+        return cls(roads, landmarks, place_index, **options)
+
+    def _add(self, key: str, named: _Named) -> None:
+        norm = normalize_address(key).casefold()
+        if norm and named not in self._index.setdefault(norm, []):
+            self._index[norm].append(named)
+
+    def _build_index(self) -> None:
+        for road in self._roads:
+            self._add(road.name, _Named(road=road))
+            for alias in road.aliases:
+                self._add(alias, _Named(road=road, alias=True))
+            if road.base != road.name:
+                self._add(road.base, _Named(road=road, alias=True))
+        for lm in self._landmarks:
+            self._add(lm.name, _Named(landmark=lm))
+            for alias in lm.aliases:
+                self._add(alias, _Named(landmark=lm, alias=True))
+        for level, refs in (("street", self.places.streets()), ("community", self.places.communities())):
+            for ref in refs:
+                point = self.places.centroid(ref.code)
+                if point is not None:
+                    self._add(ref.name, _Named(area=_Area(cast(Any, level), ref.code, ref.name, point)))
+
+    def names(self) -> list[str]:
+        """Every road, landmark and area name known (for operator autocomplete)."""
+        return sorted({r.name for r in self._roads} | {lm.name for lm in self._landmarks}
+                      | {n.area.name for ns in self._index.values() for n in ns if n.area})
+
+    # ---- resolving -----------------------------------------------------------------------------
+    def resolve(self, text: str) -> AddressMatch:
+        """Resolve a free-text address (see the module docstring for the rules)."""
+        norm = normalize_address(text).casefold()
+        if not norm:
+            return AddressMatch(status="unresolved", confidence=0.0, normalized=norm)
+        mentions = self._exact_mentions(norm)
+        evidence = self._evidence(norm, mentions)
+        if not any(c.precision in _STRONG for c in evidence.candidates):
+            fuzzy = self._fuzzy_mentions(norm, mentions)
+            if fuzzy:
+                evidence = self._evidence(strip_admin(norm), mentions, fuzzy_mentions=fuzzy)
+        return self._decide(norm, evidence)
+
+    def _exact_mentions(self, text: str) -> list[_Mention]:
+        taken = [False] * len(text)
+        found: list[_Mention] = []
+        for key in self._keys:
+            start = text.find(key)
+            while start >= 0:
+                end = start + len(key)
+                if not any(taken[start:end]):
+                    taken[start:end] = [True] * len(key)
+                    found.append(_Mention(key, start, end, self._index[key]))
+                start = text.find(key, start + 1)
+        return sorted(found, key=lambda m: m.start)
+
+    def _fuzzy_mentions(self, text: str, exact: Sequence[_Mention]) -> list[_Mention]:
+        """Names written with a small typo (one wrong character in a 3-4 character name, about one in
+        six for longer ones), outside the text already explained by exact mentions."""
+        text = strip_admin(text)
+        covered = [(m.start, m.end) for m in self._exact_mentions(text)] if exact else []
+        found: list[_Mention] = []
+        for key in self._keys:
+            targets = [t for t in self._index[key] if t.area is None]
+            if len(key) < 3 or len(key) > len(text) + 1 or not targets:
+                continue
+            hit = _best_window(key, text)
+            if hit is None:
+                continue
+            similarity, start, end = hit
+            if similarity < (0.66 if len(key) == 3 else 0.75):
+                continue
+            if len(key) == 3 and any(t.road for t in targets) and text[end - 1] != key[-1]:
+                continue  # a short road name must keep its suffix (路/街): 火星路 is not 建设路
+            if any(a <= start and end <= b for a, b in covered):
+                continue
+            found.append(_Mention(key, start, end, targets, similarity))
+        return found
+
+    def _evidence(self, text: str, mentions: list[_Mention],
+                  fuzzy_mentions: Sequence[_Mention] = ()) -> _Evidence:
+        ev = _Evidence()
+        all_mentions = [*mentions, *fuzzy_mentions]
+        mentioned_roads = {t.road.name for m in all_mentions for t in m.targets if t.road} | {
+            t.road.base for m in all_mentions for t in m.targets if t.road}
+        areas = [t.area for m in all_mentions for t in m.targets if t.area]
+        for m in all_mentions:
+            fuzzy = m.similarity < 1.0
+            roads = [t for t in m.targets if t.road]
+            if roads:
+                self._road_evidence(ev, text, m, roads, fuzzy)
+            landmarks = [t for t in m.targets if t.landmark]
+            if landmarks:
+                self._landmark_evidence(ev, m, landmarks, mentioned_roads, areas, fuzzy)
+        ev.areas = areas
+        self._intersection_evidence(ev)
+        return ev
+
+    def _candidate(self, matched: str, point: Point, confidence: float, precision: Precision,
+                   fuzzy: bool = False) -> AddressCandidate:
+        return AddressCandidate(matched=matched, point=(round(point[0], 7), round(point[1], 7)),
+                                grid=self.places.locate(*point), confidence=round(min(confidence, 1.0), 3),
+                                precision=precision, fuzzy=fuzzy)
+
+    def _house_point(self, rng: _Range, number: int) -> Point:
+        if rng.point is not None:
+            return rng.point
+        span = rng.end - rng.start
+        t = 0.5 if span == 0 else (number - rng.start) / span
+        return _along(cast(tuple[Point, ...], rng.line), t, rng.side, self.side_offset_m)
+
+    def _road_evidence(self, ev: _Evidence, text: str, m: _Mention, roads: list[_Named], fuzzy: bool) -> None:
+        found = _NUMBER_AFTER.match(text[m.end:])
+        number = int(found.group(1)) if found else None
+        hits = [(t, r) for t in roads for r in cast(_Road, t.road).ranges if number is not None and r.covers(number)]
+        for t, rng in hits:
+            road = cast(_Road, t.road)
+            base = _CONF_HOUSE_BY_BASE if t.alias and len(roads) > 1 else _CONF_HOUSE
+            conf = base * m.similarity + (_BONUS_FUZZY_NUMBER if fuzzy else 0.0)
+            ev.candidates.append(self._candidate(f"{road.name} {number}号", self._house_point(rng, cast(int, number)),
+                                                 conf, "house_number", fuzzy))
+        if hits:
+            return
+        for t in roads:
+            road = cast(_Road, t.road)
+            ev.road_mentions.append(road)
+            conf = (_CONF_ROAD_ONLY if number is None else _CONF_ROAD_NUMBER_UNKNOWN) * m.similarity
+            matched = road.name if number is None else f"{road.name}（无{number}号）"
+            ev.candidates.append(self._candidate(matched, _along(road.line, 0.5), conf, "road", fuzzy))
+
+    def _in_areas(self, point: Point, areas: Sequence[_Area]) -> bool:
+        grid = self.places.locate(*point)
+        return grid is not None and any(a.code in (grid.community_code, grid.street_code) for a in areas)
+
+    def _landmark_evidence(self, ev: _Evidence, m: _Mention, targets: list[_Named],
+                           mentioned_roads: set[str], areas: Sequence[_Area], fuzzy: bool) -> None:
+        if len(targets) > 1:  # a shared alias such as 小吃街: a road or area named in the text decides
+            on_road = [t for t in targets if cast(_Landmark, t.landmark).road in mentioned_roads]
+            in_area = [t for t in targets if self._in_areas(cast(_Landmark, t.landmark).point, areas)]
+            targets = on_road or in_area or targets
+        for t in targets:
+            lm = cast(_Landmark, t.landmark)
+            if len(targets) > 1:
+                conf = _CONF_SHARED_ALIAS
+            else:
+                conf = _CONF_LANDMARK_ALIAS if t.alias else _CONF_LANDMARK
+                conf += _BONUS_CONSISTENT if lm.road in mentioned_roads else 0.0
+            ev.candidates.append(self._candidate(lm.name, lm.point, conf * m.similarity, "landmark", fuzzy))
+
+    def _intersection_evidence(self, ev: _Evidence) -> None:
+        roads = list({r.name: r for r in ev.road_mentions}.values())
+        for i, a in enumerate(roads):
+            for b in roads[i + 1:]:
+                if a.base == b.base:
+                    continue
+                point = _segment_intersection(a.line, b.line)
+                if point is not None:
+                    ev.candidates.append(self._candidate(f"{a.name}与{b.name}交叉口", point,
+                                                         _CONF_INTERSECTION, "intersection"))
+
+    def _area_candidates(self, areas: list[_Area]) -> list[AddressCandidate]:
+        unique = list({a.code: a for a in areas}.values())
+        return [self._candidate(a.name, a.point, _CONF_COMMUNITY if a.level == "community" else _CONF_STREET,
+                                cast(Precision, a.level)) for a in unique]
+
+    def _area_penalty(self, best: AddressCandidate, areas: list[_Area]) -> float:
+        """Lower the confidence when the text names a community/street that does not hold the point."""
+        if not areas or best.grid is None:
+            return 0.0
+        codes = {best.grid.community_code, best.grid.street_code}
+        return 0.0 if any(a.code in codes for a in areas) else _PENALTY_AREA_MISMATCH
+
+    def _decide(self, norm: str, ev: _Evidence) -> AddressMatch:
+        strong = [c for c in ev.candidates if c.precision in _STRONG]
+        areas = self._area_candidates(ev.areas)
+        pool = sorted((strong + areas) if strong else (areas or ev.candidates),
+                      key=lambda c: (-c.confidence, c.matched))
+        if not pool:
+            return AddressMatch(status="unresolved", confidence=0.0, normalized=norm)
+        best = pool[0]
+        confidence = round(max(0.0, best.confidence - self._area_penalty(best, ev.areas)), 3)
+        rivals = [c for c in pool[1:] if c.confidence >= best.confidence - 0.15
+                  and haversine_m(c.point, best.point) > self.conflict_m]
+        if confidence >= self.resolve_threshold and not rivals:
+            return AddressMatch(status="resolved", confidence=confidence, point=best.point, grid=best.grid,
+                                matched=best.matched, precision=best.precision, fuzzy=best.fuzzy, normalized=norm)
+        shown = tuple(c for c in self._distinct(pool) if c.confidence >= self.candidate_threshold)[:3]
+        if not shown:
+            return AddressMatch(status="unresolved", confidence=confidence, normalized=norm)
+        return AddressMatch(status="ambiguous", confidence=min(confidence, shown[0].confidence),
+                            candidates=shown, normalized=norm)
+
+    def _distinct(self, pool: list[AddressCandidate]) -> list[AddressCandidate]:
+        seen: set[str] = set()
+        out: list[AddressCandidate] = []
+        for c in pool:
+            if c.matched not in seen:
+                seen.add(c.matched)
+                out.append(c)
+        return out
