@@ -232,6 +232,7 @@ def test_gazetteer_points_lie_inside_the_district(index: PlaceIndex) -> None:
     ("望平社区", "望平社区", "S01", "望平社区"),
     ("望平社区那个菜市场", "猛追湾菜市场", "S01", "望平社区"),
     ("建设路与二环路东一段交叉口", "建设路与二环路东一段交叉口", "S03", "踏水社区"),
+    ("府青路街道八里桥社区第三网格旁边", "八里桥社区第3网格", "S02", "八里桥社区"),
 ])
 def test_gazetteer_resolves(gazetteer: Gazetteer, text: str, matched: str, street: str, community: str) -> None:
     m = gazetteer.resolve(text)
@@ -240,6 +241,13 @@ def test_gazetteer_resolves(gazetteer: Gazetteer, text: str, matched: str, stree
     assert m.grid.street_code == street and m.grid.community_name == community
     assert m.confidence >= gazetteer.resolve_threshold
     assert gazetteer.places.locate(*m.point) == m.grid
+
+
+def test_matches_are_json_ready(gazetteer: Gazetteer) -> None:
+    dumped = gazetteer.resolve("建设路12号").model_dump(mode="json")
+    assert dumped["status"] == "resolved" and dumped["grid"]["street_code"] == "S01"
+    assert dumped["precision"] == "house_number" and len(dumped["point"]) == 2
+    assert "东郊记忆" in gazetteer.names() and "望平社区" in gazetteer.names()
 
 
 def test_house_numbers_interpolate_along_the_road_on_their_side(gazetteer: Gazetteer) -> None:
@@ -272,6 +280,7 @@ def test_small_typos_resolve_and_are_flagged(gazetteer: Gazetteer, text: str, ma
     ("建设路", {"建设路"}),
     ("菜市场", {"猛追湾菜市场", "万年场菜市场"}),
     ("望平社区建设路12号", {"建设路 12号", "望平社区"}),  # the named community does not hold the point
+    ("望平社区第3网格建设路12号", {"建设路 12号", "望平社区第3网格"}),
 ])
 def test_ambiguous_addresses_offer_candidates(gazetteer: Gazetteer, text: str, readings: set[str]) -> None:
     m = gazetteer.resolve(text)

@@ -24,7 +24,7 @@ Point = tuple[float, float]
 
 Level = Literal["street", "community", "grid"]
 AddressStatus = Literal["resolved", "ambiguous", "unresolved"]
-Precision = Literal["house_number", "intersection", "landmark", "road", "community", "street"]
+Precision = Literal["house_number", "intersection", "landmark", "grid", "road", "community", "street"]
 
 
 class PlaceDataError(ValueError):

@@ -1,7 +1,7 @@
 """Text normalisation for spoken and typed Chinese addresses.
 
 ``normalize_address("成华区建设路十二号附近")`` -> ``"成华区建设路12号附近"``: NFKC (full-width digits and
-letters become ASCII), whitespace and punctuation removed, Chinese numerals before 号/栋/幢/单元 turned
+letters become ASCII), whitespace and punctuation removed, Chinese numerals before 号/栋/幢/单元/网格 turned
 into digits (``十二号`` -> ``12号``, ``一百零八号`` -> ``108号``, ``幺二三号`` -> ``123号``), and a digit road
 section turned into the Chinese spelling used in road names (``府青路2段`` -> ``府青路二段``).
 """
@@ -23,7 +23,7 @@ _CN_NUM = "零〇○一幺二两三四五六七八九十百千"
 ADMIN_WORDS = ("中国", "四川省", "四川", "成都市", "成华区")
 
 _PUNCT = re.compile(r"[\s\u3000,.;:!?'\"()\[\]{}<>，。、；：！？“”‘’（）【】《》〈〉…—～~·]+")
-_CN_BEFORE_NUMBER_WORD = re.compile(rf"([{_CN_NUM}]+)(?=(?:号|栋|幢|单元|弄))")
+_CN_BEFORE_NUMBER_WORD = re.compile(rf"([{_CN_NUM}]+)(?=(?:号|栋|幢|单元|弄|网格))")
 _DIGIT_SECTION = re.compile(r"(?<=[路街道东西南北])(\d)(?=段)")
 
 
