@@ -1,0 +1,75 @@
+"""The ``linkage`` command: run the whole system, one service, migrations, admin tools."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from shared.calendar.cli import app as calendar_app
+from shared.settings import DEFAULT_PORTS, SERVICE_NAMES
+
+app = typer.Typer(help="Linkage (大联动): complaint intake and dispatch.", no_args_is_help=True)
+app.add_typer(calendar_app, name="calendar", help="Chinese government working-day calendar.")
+
+
+@app.command()
+def up(
+    port_base: Annotated[int, typer.Option(help="Services listen on port_base+1 .. port_base+4.")] = 8000,
+    broker_port: Annotated[int, typer.Option(help="Embedded broker port (0: pick a free one).")] = 9092,
+    var_dir: Annotated[Path, typer.Option(help="Where data, logs and linkage-up.json live.")] = Path("var"),
+    demo: Annotated[bool, typer.Option(help="Load the demo district, catalog and accounts.")] = True,
+) -> None:
+    """Start everything: embedded PostgreSQL and broker, migrations, demo data, the four services."""
+    from linkage.up import run_up
+
+    raise typer.Exit(run_up(port_base=port_base, broker_port=broker_port, var_dir=var_dir, demo=demo))
+
+
+@app.command()
+def serve(
+    service: Annotated[str, typer.Argument(help="intake | dispatch | notify | analytics")],
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int | None, typer.Option()] = None,
+) -> None:
+    """Run one service against LINKAGE_DATABASE_URL / LINKAGE_KAFKA_BOOTSTRAP (how compose and k8s run it)."""
+    if service not in SERVICE_NAMES:
+        typer.echo(f"unknown service {service!r}; choose one of {', '.join(SERVICE_NAMES)}", err=True)
+        raise typer.Exit(2)
+    import uvicorn
+
+    uvicorn.run(
+        f"services.{service}.main:create_app",
+        factory=True,
+        host=host,
+        port=port or int(os.environ.get("LINKAGE_PORT", DEFAULT_PORTS[service])),
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
+@app.command()
+def migrate(
+    service: Annotated[list[str] | None, typer.Argument(help="Services to migrate (default: all).")] = None,
+) -> None:
+    """Run the Alembic migrations of every service schema (idempotent)."""
+    from shared.migrations import upgrade_all
+
+    chosen = tuple(service or SERVICE_NAMES)
+    unknown = [s for s in chosen if s not in SERVICE_NAMES]
+    if unknown:
+        typer.echo(f"unknown service(s): {', '.join(unknown)}", err=True)
+        raise typer.Exit(2)
+    upgrade_all(services=chosen)
+    typer.echo(f"migrated: {', '.join(chosen)}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

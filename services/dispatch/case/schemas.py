@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+
+
+class CaseOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    tracking_code: str
+    complaint_id: str
+    state: str
+    channel: str
+    kind: str
+    text: str
+    address: str | None
+    street_code: str | None
+    community_code: str | None
+    grid_code: str | None
+    category: str | None
+    matter_code: str | None
+    lead: str | None
+    co_handlers: list[str]
+    received_at: datetime
+    deadline_at: datetime | None
+    deadline_provisional: bool
+    created_at: datetime
+
+
+class CasePage(BaseModel):
+    items: list[CaseOut]
+    limit: int
+    offset: int

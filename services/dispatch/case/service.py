@@ -1,0 +1,144 @@
+"""Case operations. Functions take a session and flush; the caller owns the transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from ulid import ULID
+
+from services.dispatch.case.models import Case
+from services.dispatch.routing.service import RoutingDecision, route
+from shared import topics
+from shared.events.cases import CaseEventV1, case_event
+from shared.events.complaints import ComplaintReceivedV1, PlaceRef, Reporter
+from shared.outbox import add_event
+
+
+def compute_deadline(received_at: datetime, working_days: int) -> tuple[datetime, bool]:
+    """Deadline after ``working_days`` working days; (deadline, provisional)."""
+    try:
+        from shared.calendar import default_calendar
+
+        cal = default_calendar()
+        deadline = cal.working_deadline(received_at, working_days)
+        return deadline, cal.deadline_is_provisional(received_at.date(), deadline.date())
+    except ImportError:  # calendar library not installed in this build
+        day = received_at
+        left = working_days
+        while left > 0:
+            day += timedelta(days=1)
+            if day.weekday() < 5:
+                left -= 1
+        return day, True
+
+
+async def open_cases(session: AsyncSession, events: Sequence[ComplaintReceivedV1]) -> list[Case]:
+    """Create one case per complaint (a complaint seen before is ignored) and stage their events."""
+    if not events:
+        return []
+    rows = []
+    decisions: dict[str, RoutingDecision] = {}
+    for event in events:
+        decision = route(event)
+        decisions[event.complaint_id] = decision
+        deadline, provisional = compute_deadline(event.received_at, decision.limit_days)
+        rows.append(_case_row(event, decision, deadline, provisional))
+    stmt = insert(Case).values(rows).on_conflict_do_nothing(index_elements=["complaint_id"]).returning(Case.id)
+    created_ids = set((await session.execute(stmt)).scalars())
+    if not created_ids:
+        return []
+    cases = list((await session.execute(select(Case).where(Case.id.in_(created_ids)))).scalars())
+    now = datetime.now(UTC)
+    for case in sorted(cases, key=lambda c: c.received_at):
+        stage_case_event(session, case, "created", from_state=None, at=now)
+        stage_case_event(session, case, "dispatched", from_state="accepted", at=now)
+    return cases
+
+
+def _case_row(
+    event: ComplaintReceivedV1, decision: RoutingDecision, deadline: datetime, provisional: bool
+) -> dict[str, object]:
+    place = event.place or PlaceRef()
+    return {
+        "id": str(ULID()),
+        "tracking_code": event.tracking_code,
+        "complaint_id": event.complaint_id,
+        "state": "dispatched",
+        "channel": event.channel,
+        "kind": event.kind,
+        "text": event.text,
+        "address": event.address,
+        "lon": event.location.lon if event.location else None,
+        "lat": event.location.lat if event.location else None,
+        "street_code": place.street_code,
+        "community_code": place.community_code,
+        "grid_code": place.grid_code,
+        "category": decision.category,
+        "matter_code": decision.matter_code,
+        "lead": decision.lead,
+        "co_handlers": decision.co_handlers,
+        "reporter": event.reporter.model_dump(exclude_none=True),
+        "emergency": event.emergency.model_dump() if event.emergency else None,
+        "received_at": event.received_at,
+        "deadline_at": deadline,
+        "deadline_provisional": provisional,
+        "version": 1,
+    }
+
+
+def stage_case_event(
+    session: AsyncSession,
+    case: Case,
+    action: str,
+    *,
+    from_state: str | None,
+    at: datetime,
+    actor: str = "system",
+    reason: str | None = None,
+) -> CaseEventV1:
+    event = case_event(
+        action,
+        case_id=case.id,
+        tracking_code=case.tracking_code,
+        complaint_id=case.complaint_id,
+        from_state=from_state,
+        to_state=case.state,
+        actor=actor,
+        reason=reason,
+        at=at,
+        channel=case.channel,
+        kind=case.kind,
+        category=case.category,
+        matter_code=case.matter_code,
+        lead=case.lead,
+        co_handlers=case.co_handlers,
+        place=PlaceRef(street_code=case.street_code, community_code=case.community_code, grid_code=case.grid_code),
+        deadline=case.deadline_at,
+        deadline_provisional=case.deadline_provisional,
+        received_at=case.received_at,
+        reporter=Reporter(**case.reporter) if action == "created" else None,
+    )
+    add_event(session, topics.CASES, event, key=case.id, source="dispatch")
+    return event
+
+
+async def get(session: AsyncSession, case_id: str) -> Case | None:
+    return await session.get(Case, case_id)
+
+
+async def find(
+    session: AsyncSession, *, complaint_id: str | None = None, tracking_code: str | None = None,
+    state: str | None = None, limit: int = 50, offset: int = 0,
+) -> list[Case]:
+    stmt = select(Case).order_by(Case.created_at.desc()).limit(limit).offset(offset)
+    if complaint_id:
+        stmt = stmt.where(Case.complaint_id == complaint_id)
+    if tracking_code:
+        stmt = stmt.where(Case.tracking_code == tracking_code)
+    if state:
+        stmt = stmt.where(Case.state == state)
+    return list((await session.execute(stmt)).scalars())

@@ -1,0 +1,22 @@
+"""Dispatch service: cases, routing, SLA clock, handler API."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.dispatch.case.routes import router as case_router
+from services.dispatch.consumers import handle_complaints
+from shared import topics
+from shared.app import ConsumerSpec, create_service_app
+from shared.settings import Settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    return create_service_app(
+        "dispatch",
+        routers=[case_router],
+        consumers=[ConsumerSpec(group="dispatch", topics=[topics.COMPLAINTS], handler=handle_complaints)],
+        settings=settings,
+        title="Linkage dispatch",
+        description="Cases through the closed loop: routing, SLA clock, escalation, handler API.",
+    )

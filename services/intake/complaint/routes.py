@@ -1,0 +1,50 @@
+"""Hotline operator API: file a complaint (idempotent by call id) and read it back."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+
+from services.intake.complaint import service
+from services.intake.complaint.schemas import ComplaintDraft, ComplaintOut, HotlineComplaintIn
+from shared.app import RuntimeDep, SessionDep
+from shared.errors import NotFound
+from shared.events.complaints import GeoPoint, Reporter
+
+router = APIRouter(prefix="/api/v1", tags=["complaints"])
+
+
+@router.post("/complaints", response_model=ComplaintOut, status_code=status.HTTP_201_CREATED)
+async def file_hotline_complaint(
+    body: HotlineComplaintIn, session: SessionDep, runtime: RuntimeDep, response: Response
+) -> ComplaintOut:
+    """受理: a hotline operator files a ticket. The same ``call_id`` twice returns the first ticket (200)."""
+    draft = ComplaintDraft(
+        channel="hotline",
+        channel_key=body.call_id,
+        text=body.text,
+        kind=body.kind,
+        address=body.address,
+        location=GeoPoint(lon=body.lon, lat=body.lat, source="operator")
+        if body.lon is not None and body.lat is not None
+        else None,
+        reporter=Reporter(phone=body.caller_phone, name=body.caller_name),
+        matter_code=body.matter_code,
+        operator_id=body.operator_id,
+    )
+    draft = await runtime.extras["enrich"](draft) if "enrich" in runtime.extras else draft
+    complaint, created = await service.create_complaint(session, draft)
+    await session.commit()
+    if created:
+        runtime.relay.wake()
+    else:
+        response.status_code = status.HTTP_200_OK
+        response.headers["Idempotent-Replay"] = "true"
+    return ComplaintOut.model_validate(complaint).model_copy(update={"created": created})
+
+
+@router.get("/complaints/{complaint_id}", response_model=ComplaintOut)
+async def read_complaint(complaint_id: str, session: SessionDep) -> ComplaintOut:
+    complaint = await service.get(session, complaint_id)
+    if complaint is None:
+        raise NotFound(f"complaint {complaint_id} not found")
+    return ComplaintOut.model_validate(complaint)

@@ -1,0 +1,49 @@
+"""Async engine and sessions, one PostgreSQL schema per service (selected with search_path)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase
+
+from shared.settings import Settings
+
+
+class Base(DeclarativeBase):
+    """Declarative base for every service; tables are unqualified and land in the service's schema."""
+
+
+def sync_url(url: str) -> str:
+    """Normalise any postgres URL to the plain ``postgresql://`` form (for psycopg-less tools, logs)."""
+    scheme, rest = url.split("://", 1)
+    return "postgresql://" + rest if scheme.startswith("postgres") else url
+
+
+def asyncpg_url(url: str) -> str:
+    """``postgresql://user:@/db?host=/sock`` → ``postgresql+asyncpg://user@/db?host=/sock``."""
+    parts = urlsplit(sync_url(url))
+    netloc = parts.netloc.replace(":@", "@")
+    query = urlencode([(k, v) for k, v in parse_qsl(parts.query) if k in {"host", "port", "ssl"}])
+    return urlunsplit(("postgresql+asyncpg", netloc, parts.path, query, ""))
+
+
+def make_engine(settings: Settings, schema: str, *, pool_size: int | None = None) -> AsyncEngine:
+    return create_async_engine(
+        asyncpg_url(settings.database_url),
+        pool_size=pool_size or settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_pre_ping=True,
+        connect_args={"server_settings": {"search_path": f"{schema},public", "timezone": "UTC"}},
+    )
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def session_scope(maker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """FastAPI dependency body: one session per request; the route commits explicitly."""
+    async with maker() as session:
+        yield session

@@ -1,0 +1,42 @@
+"""Versioned event payload models, looked up by CloudEvents ``type``.
+
+Adding an optional field to a payload is compatible; anything else is a new type with a new ``.vN``.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+
+class EventPayload(BaseModel):
+    """Base class of every event body. ``event_type`` is the CloudEvents ``type``."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    event_type: ClassVar[str]
+
+
+_REGISTRY: dict[str, type[EventPayload]] = {}
+P = TypeVar("P", bound=type[EventPayload])
+
+
+def register_event(cls: P) -> P:
+    existing = _REGISTRY.get(cls.event_type)
+    if existing is not None and existing is not cls:
+        raise ValueError(f"event type {cls.event_type} registered twice")
+    _REGISTRY[cls.event_type] = cls
+    return cls
+
+
+def model_for(event_type: str) -> type[EventPayload] | None:
+    _load_builtin_events()
+    return _REGISTRY.get(event_type)
+
+
+def _load_builtin_events() -> None:
+    # Importing registers the models; imports are cheap after the first time.
+    import shared.events.cases  # noqa: F401
+    import shared.events.complaints  # noqa: F401
+    import shared.events.feedback  # noqa: F401
+    import shared.events.notify  # noqa: F401

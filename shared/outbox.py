@@ -1,0 +1,228 @@
+"""Transactional outbox: events are rows written in the same transaction as the state change.
+
+The relay publishes unsent rows in ``seq`` order (so per-key order is kept), marks them sent with
+their Kafka partition and offset in one statement, and keeps sent rows for a retention window.
+If the broker loses data (the embedded broker keeps topics in memory and gets a new cluster id
+on every start), the relay notices the changed cluster id and re-publishes everything it still
+retains; idempotent consumers make the repeats harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import zlib
+from datetime import datetime
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from prometheus_client import Counter, Gauge
+from sqlalchemy import BigInteger, DateTime, Identity, Index, Integer, LargeBinary, String, func, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.db import Base
+from shared.events import Envelope, EventPayload, encode_event
+from shared.kafka import ClusterIdentity, ensure_topics
+from shared.logging import get_logger
+from shared.settings import Settings
+
+log = get_logger(__name__)
+
+PUBLISHED = Counter("linkage_outbox_published_total", "Outbox rows published to Kafka", ["service", "topic"])
+REPUBLISHED = Counter("linkage_outbox_broker_loss_total", "Times the broker was found to have lost data", ["service"])
+PENDING = Gauge("linkage_outbox_pending", "Unsent outbox rows seen by the last relay pass", ["service"])
+
+
+class BrokerState(Base):
+    """The cluster id of the broker this service last published to."""
+
+    __tablename__ = "broker_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cluster_id: Mapped[str] = mapped_column(String(200))
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class OutboxRow(Base):
+    __tablename__ = "outbox"
+
+    seq: Mapped[int] = mapped_column(BigInteger, Identity(always=False), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(40), unique=True)
+    topic: Mapped[str] = mapped_column(String(200))
+    key: Mapped[str] = mapped_column(String(200))
+    event_type: Mapped[str] = mapped_column(String(200))
+    headers: Mapped[list[list[str]]] = mapped_column(JSONB)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    kafka_partition: Mapped[int | None] = mapped_column(Integer)
+    kafka_offset: Mapped[int | None] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        Index("ix_outbox_unsent", "seq", postgresql_where=text("sent_at IS NULL")),
+        Index("ix_outbox_sent_at", "sent_at"),
+    )
+
+
+def add_event(
+    session: AsyncSession,
+    topic: str,
+    payload: EventPayload,
+    *,
+    key: str,
+    source: str,
+    subject: str | None = None,
+    event_id: str | None = None,
+) -> Envelope:
+    """Stage one outgoing event in the caller's transaction (the caller commits)."""
+    headers, value, envelope = encode_event(payload, source=source, subject=subject or key, event_id=event_id)
+    session.add(
+        OutboxRow(
+            event_id=envelope.id,
+            topic=topic,
+            key=key,
+            event_type=envelope.type,
+            headers=[[k, v.decode()] for k, v in headers],
+            payload=value,
+        )
+    )
+    return envelope
+
+
+_SELECT_UNSENT = text(
+    "SELECT seq, topic, key, headers, payload FROM outbox WHERE sent_at IS NULL ORDER BY seq LIMIT :limit"
+)
+_MARK_SENT = text(
+    "UPDATE outbox SET sent_at = now(), kafka_partition = v.p, kafka_offset = v.o "
+    "FROM unnest(CAST(:seqs AS bigint[]), CAST(:parts AS int[]), CAST(:offs AS bigint[])) AS v(s, p, o) "
+    "WHERE outbox.seq = v.s"
+)
+_KNOWN_CLUSTER = text("SELECT cluster_id FROM broker_state WHERE id = 1 FOR UPDATE")
+_SET_CLUSTER = text(
+    "INSERT INTO broker_state (id, cluster_id) VALUES (1, :cluster) "
+    "ON CONFLICT (id) DO UPDATE SET cluster_id = EXCLUDED.cluster_id, seen_at = now()"
+)
+_MARK_ALL_UNSENT = text(
+    "UPDATE outbox SET sent_at = NULL, kafka_partition = NULL, kafka_offset = NULL WHERE sent_at IS NOT NULL"
+)
+_PURGE = text("DELETE FROM outbox WHERE sent_at < now() - make_interval(secs => :secs)")
+
+
+class OutboxRelay:
+    """Publishes one service's outbox. One active relay per schema (a Postgres advisory lock)."""
+
+    def __init__(self, settings: Settings, engine: AsyncEngine, producer: AIOKafkaProducer, service: str) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.producer = producer
+        self.service = service
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._cluster = ClusterIdentity(settings)
+        self.broker_losses = 0
+
+    def wake(self) -> None:
+        """Called after a commit that added outbox rows, to publish without waiting for the poll."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    async def run(self) -> None:
+        lock_key = zlib.crc32(f"linkage-outbox-{self.service}".encode())
+        async with self.engine.connect() as lock_conn:
+            while not self._stopping:
+                got = (await lock_conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": lock_key})).scalar()
+                await lock_conn.commit()
+                if got:
+                    break
+                await self._sleep(1.0)
+            if self._stopping:
+                return
+            log.info("outbox relay active", service=self.service)
+            try:
+                await self._loop()
+            finally:
+                await self._cluster.close()
+
+    async def _loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_check = loop.time()
+        next_purge = loop.time() + 60
+        while not self._stopping:
+            try:
+                if loop.time() >= next_check:
+                    next_check = loop.time()
+                    await self.check_broker()
+                if loop.time() >= next_purge:
+                    next_purge = loop.time() + 60
+                    await self.purge()
+                sent = await self.publish_batch()
+            except (TimeoutError, KafkaError, OSError) as exc:
+                log.warning("outbox relay: broker unavailable, will retry", error=repr(exc))
+                await self._sleep(1.0)
+                with contextlib.suppress(Exception):
+                    await ensure_topics(self.settings)
+                continue
+            if sent < self.settings.outbox_batch_size:
+                await self._sleep(self.settings.outbox_poll_interval_s)
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=seconds)
+        self._wake.clear()
+
+    async def publish_batch(self) -> int:
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(_SELECT_UNSENT, {"limit": self.settings.outbox_batch_size})).all()
+            await conn.commit()
+        PENDING.labels(self.service).set(len(rows))
+        if not rows:
+            return 0
+        futures = []
+        for seq, topic, key, headers, payload in rows:
+            fut = await self.producer.send(
+                self.settings.topic(topic),
+                value=bytes(payload),
+                key=key.encode(),
+                headers=[(k, v.encode()) for k, v in headers],
+            )
+            futures.append((seq, topic, fut))
+        seqs, parts, offs = [], [], []
+        for seq, topic, fut in futures:
+            meta = await fut
+            seqs.append(seq)
+            parts.append(meta.partition)
+            offs.append(meta.offset)
+            PUBLISHED.labels(self.service, topic).inc()
+        async with self.engine.begin() as conn:
+            await conn.execute(_MARK_SENT, {"seqs": seqs, "parts": parts, "offs": offs})
+        return len(rows)
+
+    async def check_broker(self) -> bool:
+        """If the broker is not the one we published to (its topics are gone), re-publish the retained outbox."""
+        current = await self._cluster.cluster_id()
+        if current is None:
+            return False
+        async with self.engine.begin() as conn:
+            known = (await conn.execute(_KNOWN_CLUSTER)).scalar_one_or_none()
+            if known == current:
+                return False
+            await conn.execute(_SET_CLUSTER, {"cluster": current})
+            if known is None:
+                return False
+            await ensure_topics(self.settings)
+            result = await conn.execute(_MARK_ALL_UNSENT)
+        REPUBLISHED.labels(self.service).inc()
+        self.broker_losses += 1
+        log.warning("broker changed (its topics were lost); re-publishing the retained outbox",
+                    service=self.service, rows=result.rowcount, previous=known, current=current)  # type: ignore[attr-defined]
+        return True
+
+    async def purge(self) -> int:
+        async with self.engine.begin() as conn:
+            result = await conn.execute(_PURGE, {"secs": self.settings.outbox_retention_hours * 3600})
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]

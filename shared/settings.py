@@ -1,0 +1,61 @@
+"""Settings read once from the environment (prefix ``LINKAGE_``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SERVICE_NAMES = ("intake", "dispatch", "notify", "analytics")
+DEFAULT_PORTS = {"intake": 8001, "dispatch": 8002, "notify": 8003, "analytics": 8004}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LINKAGE_", env_file=None, extra="ignore")
+
+    database_url: str = Field(
+        default="postgresql://postgres@127.0.0.1:5432/linkage",
+        description="PostgreSQL URL; every service uses its own schema in it.",
+    )
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    topic_prefix: str = ""
+    group_prefix: str = ""
+    partitions: int = 12
+    replication_factor: int = 1
+
+    db_pool_size: int = 10
+    db_max_overflow: int = 10
+
+    outbox_batch_size: int = 500
+    outbox_poll_interval_s: float = 0.05
+    outbox_retention_hours: float = 24 * 7
+    outbox_broker_check_interval_s: float = 2.0
+    processed_retention_hours: float = 24 * 30
+
+    consumer_batch_size: int = 500
+    consumer_max_attempts: int = 3
+    consumer_retry_backoff_s: float = 0.2
+    consumer_session_timeout_ms: int = 6000
+    consumer_heartbeat_interval_ms: int = 1000
+
+    max_body_bytes: int = 1_000_000
+    max_text_chars: int = 4000
+
+    log_level: str = "INFO"
+    log_json: bool = True
+    var_dir: Path = Path("var")
+    blob_dir: Path | None = None
+    public_base_url: str = ""
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}{name}"
+
+    def group(self, name: str) -> str:
+        return f"{self.group_prefix}{name}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,12 @@
+"""Kafka topic names (see docs/architecture.md). Prefix them with ``Settings.topic``."""
+
+COMPLAINTS = "linkage.intake.complaints.v1"
+CASES = "linkage.dispatch.cases.v1"
+DELIVERIES = "linkage.notify.deliveries.v1"
+FEEDBACK = "linkage.feedback.v1"
+
+ALL_TOPICS = (COMPLAINTS, CASES, DELIVERIES, FEEDBACK)
+
+
+def dead_letter_topic(topic: str, group: str) -> str:
+    return f"{topic}.dlq.{group}"
