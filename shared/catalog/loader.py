@@ -24,6 +24,8 @@ ENV_DIR = "LINKAGE_CATALOG_DIR"
 
 T = TypeVar("T", bound=BaseModel)
 
+_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 class CatalogError(ValueError):
     """The catalog files are missing, not YAML, or fail validation."""
@@ -52,7 +54,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise CatalogError([f"{name}: cannot read ({exc})"], path) from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_SafeLoader)  # noqa: S506 - a safe loader (libyaml when available)
     except yaml.YAMLError as exc:
         where = ""
         mark = getattr(exc, "problem_mark", None)

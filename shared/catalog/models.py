@@ -311,6 +311,32 @@ class Catalog(_Frozen):
                 co.append(d)
         return lead, co
 
+    def find_department(self, name: str) -> Department | None:
+        """A department by code, exact name or alias (城管, 住建, 交警 ...); ``None`` if unknown."""
+        name = name.strip()
+        if name in self._depts_by_code:
+            return self._depts_by_code[name]
+        for d in self.departments:
+            if name == d.name or name in d.aliases:
+                return d
+        return None
+
+    def match(self, text: str, limit: int = 5) -> list[tuple[Matter, float]]:
+        """Naive keyword match: matters whose name or keywords occur in ``text``, best first.
+
+        Score = sum of the lengths of the matched keywords (longer phrases are more specific), plus
+        the name. A baseline for operators' suggestions, not the classifier.
+        """
+        scored: list[tuple[Matter, float]] = []
+        for m in self.matters:
+            score = float(sum(len(k) for k in m.keywords if k in text))
+            if m.name in text:
+                score += len(m.name)
+            if score:
+                scored.append((m, score))
+        scored.sort(key=lambda ms: (-ms[1], ms[0].code))
+        return scored[:limit]
+
     def matters_for_department(self, code: str) -> list[Matter]:
         """Matters where ``code`` (or 属地 for a street code) is lead or co-handler."""
         dept = self.department(code)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -20,6 +21,18 @@ from shared.catalog import (
 from shared.catalog.loader import DATA_DIR
 
 pytestmark = pytest.mark.unit
+
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+def _yload(text: str) -> Any:
+    return yaml.load(text, Loader=_Loader)  # noqa: S506
+
+
+def _ydump(data: Any) -> str:
+    return yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=False)
+
 
 CATEGORY_CODES = ["CG", "SZ", "HB", "JT", "SC", "ZF", "RS", "MZ", "WJ", "JY", "ZA", "XF", "JF", "ZX", "JJ"]
 STREETS = {"S01": "猛追湾街道", "S02": "府青路街道", "S03": "二仙桥街道", "S04": "双桥子街道", "S05": "万年场街道"}
@@ -132,6 +145,23 @@ def test_lookups_and_resolution(cat: Catalog) -> None:
     assert cat.matter("CG001") in cat.matters_for_department("CGJ")
 
 
+def test_find_department_and_match(cat: Catalog) -> None:
+    assert cat.find_department("城管").code == "CGJ"  # type: ignore[union-attr]
+    assert cat.find_department("猛追湾街道").code == "S01"  # type: ignore[union-attr]
+    assert cat.find_department("GAFJ").code == "GAFJ"  # type: ignore[union-attr]
+    assert cat.find_department("不存在的单位") is None
+    best = cat.match("小区门口天天有流动摊贩摆摊卖菜")
+    assert best and best[0][0].code == "CG001"
+    assert cat.match("楼下着火了，浓烟很大")[0][0].emergency_service == "119"
+    assert cat.match("") == []
+
+
+def test_single_grid_duty_string_is_accepted(cat: Catalog) -> None:
+    raw = cat.matter("CG001").model_dump(by_alias=True)
+    raw["grid_duty"] = "核查"
+    assert Matter.model_validate(raw).grid_duty == ["核查"]
+
+
 def test_default_catalog_is_cached() -> None:
     default_catalog.cache_clear()
     assert default_catalog() is default_catalog()
@@ -141,9 +171,9 @@ def test_default_catalog_is_cached() -> None:
 def test_env_dir_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for f in ("matters.yaml", "departments.yaml"):
         (tmp_path / f).write_text((DATA_DIR / f).read_text(encoding="utf-8"), encoding="utf-8")
-    raw = yaml.safe_load((tmp_path / "matters.yaml").read_text(encoding="utf-8"))
+    raw = _yload((tmp_path / "matters.yaml").read_text(encoding="utf-8"))
     raw["version"] = "2099.01"
-    (tmp_path / "matters.yaml").write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    (tmp_path / "matters.yaml").write_text(_ydump(raw), encoding="utf-8")
     monkeypatch.setenv("LINKAGE_CATALOG_DIR", str(tmp_path))
     assert load_catalog().version == "2099.01"
 
@@ -152,12 +182,12 @@ def test_env_dir_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def _raw_matters() -> dict:
-    return yaml.safe_load((DATA_DIR / "matters.yaml").read_text(encoding="utf-8"))
+    return _yload((DATA_DIR / "matters.yaml").read_text(encoding="utf-8"))
 
 
 def _load_with(tmp_path: Path, matters: dict | str) -> Catalog:
     p = tmp_path / "matters.yaml"
-    text = matters if isinstance(matters, str) else yaml.safe_dump(matters, allow_unicode=True)
+    text = matters if isinstance(matters, str) else _ydump(matters)
     p.write_text(text, encoding="utf-8")
     return load_catalog(p, DATA_DIR / "departments.yaml")
 
@@ -250,11 +280,11 @@ def test_unquoted_version_and_missing_file(tmp_path: Path) -> None:
 
 
 def test_bad_department_file(tmp_path: Path) -> None:
-    raw = yaml.safe_load((DATA_DIR / "departments.yaml").read_text(encoding="utf-8"))
+    raw = _yload((DATA_DIR / "departments.yaml").read_text(encoding="utf-8"))
     raw["departments"].append({"code": "cgj", "name": "小写", "kind": "department"})
     raw["departments"].append({"code": "XXX", "name": "未知类型", "kind": "bureau"})
     p = tmp_path / "departments.yaml"
-    p.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    p.write_text(_ydump(raw), encoding="utf-8")
     with pytest.raises(CatalogError) as ei:
         load_catalog(DATA_DIR / "matters.yaml", p)
     msg = str(ei.value)
