@@ -118,14 +118,16 @@ def prepare_data(stack: Stack, demo: bool) -> dict[str, Any]:
 
 
 def run_seeds(settings: Settings) -> dict[str, Any]:
-    """Each service may offer ``services.<name>.seed.seed(settings) -> dict`` (idempotent demo data)."""
+    """Demo data: every module in ``services/<name>/seeds/`` offers ``async seed(settings) -> dict``
+    (idempotent); what they return lands in ``var/linkage-up.json`` under ``demo.<name>``."""
     out: dict[str, Any] = {}
     for name in SERVICE_NAMES:
-        try:
-            module = importlib.import_module(f"services.{name}.seed")
-        except ModuleNotFoundError:
-            continue
-        out[name] = asyncio.run(module.seed(settings))
+        folder = Path(__file__).resolve().parent.parent / "services" / name / "seeds"
+        for path in sorted(folder.glob("*.py")) if folder.is_dir() else []:
+            if path.stem == "__init__":
+                continue
+            module = importlib.import_module(f"services.{name}.seeds.{path.stem}")
+            out.setdefault(name, {}).update(asyncio.run(module.seed(settings)) or {})
     return out
 
 

@@ -2,6 +2,8 @@
 
 Each service keeps its revisions in ``services/<name>/migrations/versions``; its ``env.py`` calls
 :func:`run_env`. The schema is selected with ``search_path`` and holds its own version table.
+Independent areas of one service may keep their own branch (``down_revision`` = the service's
+first revision, a ``branch_labels`` of their own); ``upgrade`` applies every head.
 """
 
 from __future__ import annotations
@@ -25,12 +27,13 @@ def alembic_config(service: str, settings: Settings) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(SERVICES_DIR / service / "migrations"))
     cfg.set_main_option("version_locations", str(SERVICES_DIR / service / "migrations" / "versions"))
+    cfg.set_main_option("path_separator", "os")
     cfg.attributes["schema"] = service
     cfg.attributes["database_url"] = settings.database_url
     return cfg
 
 
-def upgrade(service: str, settings: Settings | None = None, revision: str = "head") -> None:
+def upgrade(service: str, settings: Settings | None = None, revision: str = "heads") -> None:
     command.upgrade(alembic_config(service, settings or get_settings()), revision)
 
 

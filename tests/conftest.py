@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from shared.migrations import upgrade_all
+from shared.settings import Settings
+from tests.support import Infra, Stack, start_infra, start_stack, stop_infra
+
+os.environ.setdefault("LINKAGE_LOG_JSON", "true")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        path = str(item.fspath)
+        for kind in ("unit", "integration", "e2e"):
+            if f"/tests/{kind}/" in path:
+                item.add_marker(getattr(pytest.mark, kind))
+
+
+@pytest.fixture(scope="session")
+def infra() -> Iterator[Infra]:
+    """Real PostgreSQL + real Kafka-protocol broker for the whole session, migrated."""
+    infra = start_infra()
+    try:
+        upgrade_all(infra.settings())
+        yield infra
+    finally:
+        stop_infra(infra)
+
+
+@pytest.fixture(scope="session")
+def settings(infra: Infra) -> Settings:
+    return infra.settings()
+
+
+@pytest.fixture(scope="session")
+def stack(infra: Infra) -> Iterator[Stack]:
+    """The four services as real processes against the session's infrastructure."""
+    stack = start_stack(infra)
+    try:
+        yield stack
+    finally:
+        stack.stop()
