@@ -13,6 +13,7 @@ from services.intake.classify.evaluate import evaluate
 from services.intake.classify.model import CATEGORY_NAMES, TRAIN_PATH, Classifier, load_corpus
 from services.intake.classify.schemas import KINDS, Classification
 from services.intake.classify.service import classify, default_classifier
+from shared.catalog import Catalog, Matter
 
 pytestmark = pytest.mark.unit
 
@@ -171,6 +172,8 @@ def test_full_width_text_is_normalised(clf: Classifier) -> None:
         ("孩子从楼梯上摔下来，头流了很多血", "120"),
         ("我被车撞了流了很多血", "122"),
         ("路口两辆车相撞，有人受伤躺在地上", "122"),
+        ("有人掉进河里了，在水里挣扎", "119"),
+        ("我家老人有老年痴呆，早上出门走失了", "110"),
     ],
 )
 def test_emergencies_detected(clf: Classifier, text: str, service: str) -> None:
@@ -224,3 +227,85 @@ def test_training_does_not_use_heldout(clf: Classifier) -> None:
     # training from the packaged corpus alone must reproduce the same model version
     other = Classifier(load_corpus(TRAIN_PATH))
     assert other.version == clf.version
+
+
+# ----------------------------------------------------------------------------- matters
+
+
+def _matter(
+    code: str, name: str, keywords: list[str], examples: list[str], service: str | None = None
+) -> dict:
+    return {
+        "code": code,
+        "category": code[:2],
+        "name": name,
+        "keywords": keywords,
+        "examples": examples,
+        "lead": "属地",
+        "assigning_body": "CENTER",
+        "legal_basis": "测试",
+        "grid_duty": ["发现上报"],
+        "time_limits": {"咨询": 1, "求助": 5, "投诉": 5, "举报": 5, "建议": 5},
+        "responsibility": "测试",
+        "emergency_service": service,
+        "knowledge_answer": "见政策文件" if code.startswith("ZX") else None,
+    }
+
+
+@pytest.fixture(scope="module")
+def small_catalog() -> Catalog:
+    raw = [
+        _matter("CG001", "占道经营", ["占道", "摆摊", "流动摊贩", "夜市"], ["门口有人摆摊占道经营"]),
+        _matter("CG002", "违法建设", ["违建", "私搭乱建", "搭建", "彩钢棚"], ["楼顶私自搭建彩钢棚"]),
+        _matter("CG003", "垃圾清运", ["垃圾", "清运", "垃圾桶", "建筑垃圾"], ["垃圾桶满了没人清运"]),
+        _matter("HB001", "施工噪音", ["施工", "噪音", "夜间施工", "打桩"], ["工地半夜施工噪音扰民"]),
+        _matter("HB002", "餐饮油烟", ["油烟", "餐馆", "排烟"], ["楼下餐馆油烟扰民"]),
+        _matter("JJ001", "火灾", ["着火", "起火", "火灾", "冒烟"], ["楼下着火了"], "119"),
+        _matter("JJ002", "交通事故", ["车祸", "撞车", "被车撞"], ["路口发生车祸有人受伤"], "122"),
+    ]
+    matters = [Matter.model_validate(m) for m in raw]
+    return Catalog(
+        version="test",
+        departments_version="test",
+        district_code="000000",
+        district_name="测试区",
+        matters=matters,
+        departments=[],
+    )
+
+
+def test_matters_ranked_within_likely_categories(small_catalog: Catalog) -> None:
+    clf = Classifier(load_corpus(TRAIN_PATH), catalog=small_catalog)
+    result = clf.classify("小区门口有人摆摊卖水果，占道经营，人行道都堵了")
+    assert result.matters, result
+    assert result.matters[0].code == "CG001"
+    assert result.matters[0].category == "CG"
+    assert len(result.matters) <= 3
+    confs = [m.confidence for m in result.matters]
+    assert confs == sorted(confs, reverse=True)
+
+    assert clf.classify("楼顶有人私自搭建彩钢棚，违建越搭越大").matters[0].code == "CG002"
+    assert clf.classify("工地半夜还在打桩施工，噪音吵得睡不着").matters[0].code == "HB001"
+
+
+def test_emergency_matter_follows_the_service(small_catalog: Catalog) -> None:
+    clf = Classifier(load_corpus(TRAIN_PATH), catalog=small_catalog)
+    assert clf.classify("快来人，仓库着火了，烟很大").matters[0].code == "JJ001"
+    assert clf.classify("我被车撞了，腿上流了很多血").matters[0].code == "JJ002"
+
+
+def test_without_catalog_matters_are_empty() -> None:
+    clf = Classifier(load_corpus(TRAIN_PATH), catalog=None)
+    assert clf.classify("垃圾没人清运").matters == []
+
+
+def test_default_catalog_matters_if_shipped(clf: Classifier) -> None:
+    if not clf.matters:
+        pytest.skip("matter catalog not shipped yet")
+    codes = {m.code for m in clf.matters}
+    for text in CLEAR.values():
+        result = clf.classify(text)
+        assert result.matters
+        assert all(m.code in codes for m in result.matters)
+        top_cats = {c.code for c in result.categories}
+        assert result.matters[0].category in top_cats

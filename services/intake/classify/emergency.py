@@ -1,4 +1,5 @@
-"""Rules that spot emergencies (紧急警情) in complaint text: fire, crime in progress, injury, accident.
+"""Rules that spot emergencies (紧急警情) in complaint text: fire, crime in progress, injury, accident,
+someone in the water, a missing child or elderly person (the catalog's JJ matters).
 
 Emergencies are transferred at once to 110/119/120/122, so these rules favour recall: a keyword
 fires unless the clause around it clearly says it did not happen (没有人受伤), might happen
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 
 # Priority when several groups fire: an accident with injuries is the traffic police's (122),
 # a fire with injured people is 119's, a knife attack with blood is 110's.
-_PRIORITY = ("traffic", "fire", "crime", "medical", "water")
+_PRIORITY = ("traffic", "fire", "crime", "medical", "water", "missing")
 
 _GROUPS: dict[str, tuple[str, str, str]] = {
     # group: (service, reason, pattern)
@@ -45,7 +46,12 @@ _GROUPS: dict[str, tuple[str, str, str]] = {
         r"|安眠药|呼吸困难|喘不上气|卡住了|噎住|触电|咬伤|烫伤|烧伤|羊水破|要生了|难产|说不出话|半边身子"
         r"|(?:站|起)不来|动不了|不动了|一动不动|卷进|(?:叫|派|要)救护车|急救",
     ),
-    "water": ("110", "有人落水", r"落水|掉进(?:了)?(?:河|水|湖|江|塘)|溺水|在水里挣扎"),
+    "water": ("119", "有人落水或溺水", r"落水|掉进(?:了)?(?:河|水|湖|江|塘)|溺水|在水里挣扎"),
+    "missing": (
+        "110",
+        "有人走失（老人、儿童）",
+        r"走失|走丢|(?:孩子|小孩|老人|儿子|女儿)(?:找不到了|丢了)|失踪|出门没回来|找不到人",
+    ),
 }
 
 _COMPILED = {g: re.compile(p) for g, (_, _, p) in _GROUPS.items()}

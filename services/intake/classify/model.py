@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, cast
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics.pairwise import cosine_similarity
+from threadpoolctl import threadpool_limits
 
 from .emergency import detect_emergency
 from .schemas import KINDS, CategoryScore, Classification, Emergency, Kind, MatterScore
@@ -63,7 +64,7 @@ RULE_CHARS = 5000
 LOW_CATEGORY = 0.35
 LOW_KIND = 0.40
 LOW_MARGIN = 0.08
-MODEL_EMERGENCY = 0.55
+MODEL_EMERGENCY = 0.7
 """Probability of 紧急警情 above which the model alone flags an emergency."""
 
 
@@ -137,16 +138,26 @@ class Classifier:
         self.version = version or _digest(texts)
         self.vectorizer = _vectorizer()
         x = self.vectorizer.fit_transform(texts)
-        self.kind_model = LogisticRegression(C=20.0, max_iter=3000, class_weight="balanced")
+        # newton-cg converges in a few iterations on this small, sparse problem; one BLAS thread avoids
+        # oversubscription when several services start at once (both keep training well under a second).
+        with threadpool_limits(limits=1):
+            self._fit(x, texts, examples)
+        self._set_catalog(catalog)
+
+    def _fit(self, x: Any, texts: list[str], examples: Sequence[Example]) -> None:
+        self.kind_model = LogisticRegression(
+            C=20.0, max_iter=3000, class_weight="balanced", solver="newton-cg"
+        )
         self.kind_model.fit(x, [e.kind for e in examples])
-        self.category_model = LogisticRegression(C=20.0, max_iter=3000, class_weight="balanced")
+        self.category_model = LogisticRegression(
+            C=20.0, max_iter=3000, class_weight="balanced", solver="newton-cg"
+        )
         self.category_model.fit(x, [e.category for e in examples])
         jj = [(t, e.emergency) for t, e in zip(texts, examples, strict=True) if e.emergency]
         self.service_model: LogisticRegression | None = None
         if len({s for _, s in jj}) >= 2:
-            self.service_model = LogisticRegression(C=10.0, max_iter=3000)
+            self.service_model = LogisticRegression(C=10.0, max_iter=3000, solver="newton-cg")
             self.service_model.fit(self.vectorizer.transform([t for t, _ in jj]), [s for _, s in jj])
-        self._set_catalog(catalog)
 
     # ------------------------------------------------------------------ catalog
 
