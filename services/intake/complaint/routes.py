@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from services.intake.complaint import service
+from services.intake.complaint import flows, service
 from services.intake.complaint.schemas import ComplaintDraft, ComplaintOut, HotlineComplaintIn
 from shared.app import RuntimeDep, SessionDep
 from shared.errors import NotFound
@@ -31,7 +31,7 @@ async def file_hotline_complaint(
         matter_code=body.matter_code,
         operator_id=body.operator_id,
     )
-    draft = await runtime.extras["enrich"](draft) if "enrich" in runtime.extras else draft
+    draft = await flows.enrich(draft)
     complaint, created = await service.create_complaint(session, draft)
     await session.commit()
     if created:
