@@ -8,11 +8,14 @@ from typing import Annotated
 
 import typer
 
+from services.dispatch.audit import app as audit_app, keys_app
 from shared.calendar.cli import app as calendar_app
 from shared.settings import DEFAULT_PORTS, SERVICE_NAMES
 
 app = typer.Typer(help="Linkage (大联动): complaint intake and dispatch.", no_args_is_help=True)
 app.add_typer(calendar_app, name="calendar", help="Chinese government working-day calendar.")
+app.add_typer(audit_app, name="audit", help="Audit the hash-chained case history.")
+app.add_typer(keys_app, name="keys", help="API keys of department clients, dispatchers and admins.")
 
 
 @app.command()

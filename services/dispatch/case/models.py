@@ -5,7 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, Float, Index, Integer, String, Text, func
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    Identity,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -38,7 +50,50 @@ class Case(Base):
     deadline_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     deadline_provisional: Mapped[bool] = mapped_column(Boolean, default=False)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # dispatch_0002: the closed loop
+    dispatched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sign_deadline_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    return_deadline_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    deadline_limit: Mapped[str | None] = mapped_column(String(40))
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    extension_status: Mapped[str | None] = mapped_column(String(12))
+    extension_days: Mapped[int | None] = mapped_column(Integer)
+    returned_from: Mapped[str | None] = mapped_column(String(20))
+    suspended_from: Mapped[str | None] = mapped_column(String(20))
+    suspended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    merged_into: Mapped[str | None] = mapped_column(String(26), index=True)
+    survey_result: Mapped[str | None] = mapped_column(String(8))
+    whistle: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    history_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    history_hash: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     __table_args__ = (Index("ix_cases_category_grid", "category", "grid_code", "created_at"),)
+    __mapper_args__ = {"version_id_col": version}  # optimistic concurrency: a stale write raises
+
+
+class CaseHistory(Base):
+    """One entry of a case's append-only, hash-chained history (never updated, never deleted).
+
+    ``hash = sha256(prev_hash + canonical JSON of the entry)``; ``linkage audit verify`` recomputes it.
+    """
+
+    __tablename__ = "case_history"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=False), primary_key=True)
+    case_id: Mapped[str] = mapped_column(String(26))
+    seq: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(32))
+    from_state: Mapped[str | None] = mapped_column(String(20))
+    to_state: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(80))
+    reason: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    public: Mapped[bool] = mapped_column(Boolean, default=False)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (UniqueConstraint("case_id", "seq", name="uq_case_history_case_seq"),)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
@@ -18,26 +19,11 @@ from shared.events.complaints import ComplaintReceivedV1, PlaceRef, Reporter
 from shared.outbox import add_event
 
 
-def compute_deadline(received_at: datetime, working_days: int) -> tuple[datetime, bool]:
-    """Deadline after ``working_days`` working days; (deadline, provisional)."""
-    try:
-        from shared.calendar import default_calendar
-
-        cal = default_calendar()
-        deadline = cal.working_deadline(received_at, working_days)
-        return deadline, cal.deadline_is_provisional(received_at.date(), deadline.date())
-    except ImportError:  # calendar library not installed in this build
-        day = received_at
-        left = working_days
-        while left > 0:
-            day += timedelta(days=1)
-            if day.weekday() < 5:
-                left -= 1
-        return day, True
-
-
 async def open_cases(session: AsyncSession, events: Sequence[ComplaintReceivedV1]) -> list[Case]:
-    """Create one case per complaint (a complaint seen before is ignored) and stage their events."""
+    """Create one case per complaint (a complaint seen before is ignored), record ``created`` and route it:
+    transfer (emergency), answer + close (knowledge base), dispatch, or triage. Flushes."""
+    from services.dispatch.case import flows  # flows builds on this module
+
     if not events:
         return []
     rows = []
@@ -45,8 +31,7 @@ async def open_cases(session: AsyncSession, events: Sequence[ComplaintReceivedV1
     for event in events:
         decision = route(event)
         decisions[event.complaint_id] = decision
-        deadline, provisional = compute_deadline(event.received_at, decision.limit_days)
-        rows.append(_case_row(event, decision, deadline, provisional))
+        rows.append(_case_row(event, decision))
     stmt = insert(Case).values(rows).on_conflict_do_nothing(index_elements=["complaint_id"]).returning(Case.id)
     created_ids = set((await session.execute(stmt)).scalars())
     if not created_ids:
@@ -54,20 +39,25 @@ async def open_cases(session: AsyncSession, events: Sequence[ComplaintReceivedV1
     cases = list((await session.execute(select(Case).where(Case.id.in_(created_ids)))).scalars())
     now = datetime.now(UTC)
     for case in sorted(cases, key=lambda c: c.received_at):
+        decision = decisions[case.complaint_id]
+        flows.append_history(session, case, "created", from_state=None, actor="intake", reason=None,
+                             details={"channel": case.channel, "kind": case.kind}, public=True, at=now)
         stage_case_event(session, case, "created", from_state=None, at=now)
-        stage_case_event(session, case, "dispatched", from_state="accepted", at=now)
+        await flows.route_case(session, case, decision, now=now)
     return cases
 
 
-def _case_row(
-    event: ComplaintReceivedV1, decision: RoutingDecision, deadline: datetime, provisional: bool
-) -> dict[str, object]:
+def _case_row(event: ComplaintReceivedV1, decision: RoutingDecision) -> dict[str, object]:
+    from services.dispatch.case.flows import deadline_for, limit_for_kind
+
     place = event.place or PlaceRef()
+    limit = limit_for_kind(decision.matter_code, event.kind)
+    deadline, provisional = deadline_for(event.received_at, limit)
     return {
         "id": str(ULID()),
         "tracking_code": event.tracking_code,
         "complaint_id": event.complaint_id,
-        "state": "dispatched",
+        "state": "accepted",
         "channel": event.channel,
         "kind": event.kind,
         "text": event.text,
@@ -79,13 +69,14 @@ def _case_row(
         "grid_code": place.grid_code,
         "category": decision.category,
         "matter_code": decision.matter_code,
-        "lead": decision.lead,
-        "co_handlers": decision.co_handlers,
+        "lead": None,
+        "co_handlers": [],
         "reporter": event.reporter.model_dump(exclude_none=True),
         "emergency": event.emergency.model_dump() if event.emergency else None,
         "received_at": event.received_at,
         "deadline_at": deadline,
         "deadline_provisional": provisional,
+        "deadline_limit": str(limit),
         "version": 1,
     }
 
@@ -99,6 +90,7 @@ def stage_case_event(
     at: datetime,
     actor: str = "system",
     reason: str | None = None,
+    details: dict[str, Any] | None = None,
 ) -> CaseEventV1:
     event = case_event(
         action,
@@ -121,6 +113,7 @@ def stage_case_event(
         deadline_provisional=case.deadline_provisional,
         received_at=case.received_at,
         reporter=Reporter(**case.reporter) if action == "created" else None,
+        details=details or {},
     )
     add_event(session, topics.CASES, event, key=case.id, source="dispatch")
     return event
