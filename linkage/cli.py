@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from services.dispatch.audit import app as audit_app, keys_app
+from services.dispatch.audit import app as audit_app
+from services.dispatch.audit import keys_app
 from shared.calendar.cli import app as calendar_app
 from shared.settings import DEFAULT_PORTS, SERVICE_NAMES
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from services.dispatch.api.dispatcher import router as dispatcher_router
+from services.dispatch.api.handler import router as handler_router
+from services.dispatch.api.track import router as track_router
 from services.dispatch.case.routes import router as case_router
 from services.dispatch.consumers import handle_complaints
 from shared import topics
@@ -14,7 +17,7 @@ from shared.settings import Settings
 def create_app(settings: Settings | None = None) -> FastAPI:
     return create_service_app(
         "dispatch",
-        routers=[case_router],
+        routers=[case_router, handler_router, dispatcher_router, track_router],
         consumers=[ConsumerSpec(group="dispatch", topics=[topics.COMPLAINTS], handler=handle_complaints)],
         settings=settings,
         title="Linkage dispatch",
