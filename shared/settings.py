@@ -49,6 +49,23 @@ class Settings(BaseSettings):
     blob_dir: Path | None = None
     public_base_url: str = ""
 
+    # Channels: WeChat official account (demo values; override them in any real deployment)
+    wechat_token: str = "linkage-demo-token"
+    wechat_aes_key: str = "TGlua2FnZURlbW9BRVNLZXkwMTIzNDU2Nzg5YWJjZGU"  # 43 chars (EncodingAESKey)
+    wechat_appid: str = "wx6c696e6b61676501"
+    wechat_max_body_bytes: int = 64 * 1024
+    wechat_location_window_s: int = 30 * 60
+    # Channels: app and grid uploads (photos)
+    upload_max_photo_bytes: int = 5 * 1024 * 1024
+    upload_max_photos: int = 6
+    upload_max_body_bytes: int = 32 * 1024 * 1024
+    grid_token_secret: str = "linkage-demo-grid-secret"
+    # Blob store: "local" (``blob_dir`` or ``var_dir/blobs``) or "s3" (needs boto3; AWS_* env for credentials)
+    blob_backend: str = "local"
+    blob_s3_bucket: str = ""
+    blob_s3_prefix: str = "blobs/"
+    blob_s3_endpoint_url: str = ""
+
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"
 

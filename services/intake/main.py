@@ -7,10 +7,15 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from services.intake.blobs.routes import router as blob_router
+from services.intake.channels.app.limits import install_path_body_limits
+from services.intake.channels.app.routes import router as app_router
+from services.intake.channels.grid.routes import router as grid_router
+from services.intake.channels.wechat.routes import router as wechat_router
 from services.intake.complaint import flows
 from services.intake.complaint.routes import router as complaint_router
 from shared.app import ServiceRuntime, create_service_app
-from shared.settings import Settings
+from shared.settings import Settings, get_settings
 
 
 async def warm_enrichment(runtime: ServiceRuntime) -> None:
@@ -26,12 +31,15 @@ async def enrichment_ready(runtime: ServiceRuntime) -> dict[str, Any]:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    return create_service_app(
+    settings = settings or get_settings()
+    app = create_service_app(
         "intake",
-        routers=[complaint_router],
+        routers=[complaint_router, wechat_router, app_router, grid_router, blob_router],
         background=[warm_enrichment],
         readiness_checks=[enrichment_ready],
         settings=settings,
         title="Linkage intake",
         description="Hotline, WeChat, app, grid patrol and Open311 channels normalised into complaints.",
     )
+    install_path_body_limits(app, settings)  # photo uploads > the service-wide limit; WeChat ≤ 64 KB
+    return app

@@ -1,0 +1,136 @@
+"""Citizen app API (``/api/v1/app``): complaints with photos and GPS, 随手拍, 我要代办, status by tracking code.
+
+Bodies are JSON or ``multipart/form-data`` (fields + ``photos`` files). The client's request id
+(``Idempotency-Key`` header or ``client_request_id`` field) makes retries safe: the same id returns the
+first complaint with 200 and ``Idempotent-Replay: true``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response, status
+from fastapi.exceptions import RequestValidationError
+
+from services.intake.blobs.routes import blob_store
+from services.intake.channels.app import service
+from services.intake.channels.app.common import enrich, idempotency_key, read_body, validate
+from services.intake.channels.app.schemas import AppComplaintIn, ChannelComplaintOut, CitizenStatusOut
+from services.intake.complaint import service as complaints
+from services.intake.complaint.schemas import ComplaintDraft
+from shared.app import RuntimeDep, SessionDep
+from shared.errors import NotFound
+from shared.events.complaints import GeoPoint, Reporter
+
+router = APIRouter(prefix="/api/v1/app", tags=["app"])
+
+PREFIX = {"snapshot": "【随手拍】", "errand": "【我要代办】"}
+DEFAULT_TEXT = {"snapshot": "市民随手拍上报", "errand": "市民申请社区代办", "complaint": ""}
+
+MULTIPART_DOC: dict[str, Any] = {
+    "requestBody": {
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/AppComplaintIn"}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "text": {"type": "string"},
+                        "type": {"type": "string", "enum": ["complaint", "snapshot", "errand"]},
+                        "lon": {"type": "number"},
+                        "lat": {"type": "number"},
+                        "photos": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                    },
+                }
+            },
+        }
+    }
+}
+
+
+def _form_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """Form values are strings: empty ones mean "not given"."""
+    return {k: v for k, v in fields.items() if not (isinstance(v, str) and v.strip() == "")}
+
+
+@router.post(
+    "/complaints",
+    response_model=ChannelComplaintOut,
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra=MULTIPART_DOC,
+)
+async def file_app_complaint(
+    request: Request, session: SessionDep, runtime: RuntimeDep, response: Response
+) -> ChannelComplaintOut:
+    """File a complaint (type ``complaint``), a 随手拍 (``snapshot``, needs a photo) or a 我要代办 (``errand``)."""
+    settings = runtime.settings
+    fields, files = await read_body(request, max_files=settings.upload_max_photos)
+    body = validate(AppComplaintIn, _form_fields(fields))
+    key = idempotency_key(request, body.client_request_id)
+    if body.type == "snapshot" and not files:
+        raise RequestValidationError(
+            [{"loc": ("photos",), "msg": "a 随手拍 (snapshot) needs at least one photo", "type": "missing"}]
+        )
+    text = body.text or DEFAULT_TEXT[body.type]
+    if not text:
+        raise RequestValidationError([{"loc": ("text",), "msg": "describe the problem", "type": "missing"}])
+    photos = await service.read_photos(
+        files, max_files=settings.upload_max_photos, max_bytes=settings.upload_max_photo_bytes
+    )
+    existing = await complaints.get_by_channel_key(session, "app", key)
+    if existing is None:
+        attachments = await service.store_photos(blob_store(request), photos)
+        draft = ComplaintDraft(
+            channel="app",
+            channel_key=key,
+            text=PREFIX.get(body.type, "") + text,
+            kind="求助" if body.type == "errand" else body.kind,
+            address=body.address,
+            location=GeoPoint(lon=body.lon, lat=body.lat, source="gps")
+            if body.lon is not None and body.lat is not None
+            else None,
+            reporter=Reporter(name=body.name, phone=body.phone, user_id=body.user_id, anonymous=body.anonymous),
+            attachments=attachments,
+        )
+        draft = await enrich(runtime, draft)
+        if body.type == "errand":
+            draft = draft.model_copy(update={"kind": "求助"})
+        complaint, created = await complaints.create_complaint(session, draft)
+    else:
+        complaint, created = existing, False
+    if created:
+        await service.record_submission(
+            session, complaint.id, channel="app", submission_type=body.type, errand=body.type == "errand"
+        )
+    await session.commit()
+    if created:
+        runtime.relay.wake()
+    else:
+        response.status_code = status.HTTP_200_OK
+        response.headers["Idempotent-Replay"] = "true"
+    return service.complaint_out(complaint, await service.submission_of(session, complaint.id), created=created)
+
+
+@router.get("/complaints/{tracking_code}", response_model=CitizenStatusOut)
+async def citizen_status(tracking_code: str, session: SessionDep, runtime: RuntimeDep) -> CitizenStatusOut:
+    """What intake knows for the citizen; the case's progress is at dispatch ``/api/v1/track/{code}``."""
+    complaint = await complaints.get_by_tracking_code(session, tracking_code.strip().upper()[:20])
+    if complaint is None:
+        raise NotFound(f"no complaint with tracking code {tracking_code}", field="tracking_code")
+    return CitizenStatusOut(
+        tracking_code=complaint.tracking_code,
+        status="received",
+        status_text="已受理",
+        channel=complaint.channel,
+        kind=complaint.kind,
+        text=complaint.text,
+        category=complaint.category,
+        grid_code=complaint.grid_code,
+        has_location=complaint.lon is not None,
+        attachments=[
+            {k: v for k, v in a.items() if k in ("url", "content_type", "sha256", "size")}
+            for a in complaint.attachments
+        ],
+        received_at=complaint.received_at,
+        track_url=f"/api/v1/track/{complaint.tracking_code}",
+    )
