@@ -49,6 +49,21 @@ class Settings(BaseSettings):
     blob_dir: Path | None = None
     public_base_url: str = ""
 
+    dispatch_url: str = Field(
+        default="http://127.0.0.1:8002",
+        description="Base URL of dispatch's HTTP API (intake reads case states from it for caller history/Open311).",
+    )
+    dispatch_timeout_s: float = 1.5
+    open311_api_keys: str = Field(
+        default="linkage-open311-demo-key",
+        description="Comma-separated Open311 api_key values accepted by POST requests.",
+    )
+    open311_jurisdiction: str = "chenghua.linkage.cn"
+
+    @property
+    def open311_keys(self) -> frozenset[str]:
+        return frozenset(k.strip() for k in self.open311_api_keys.split(",") if k.strip())
+
     # Channels: WeChat official account (demo values; override them in any real deployment)
     wechat_token: str = "linkage-demo-token"
     wechat_aes_key: str = "TGlua2FnZURlbW9BRVNLZXkwMTIzNDU2Nzg5YWJjZGU"  # 43 chars (EncodingAESKey)

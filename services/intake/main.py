@@ -11,9 +11,13 @@ from services.intake.blobs.routes import router as blob_router
 from services.intake.channels.app.limits import install_path_body_limits
 from services.intake.channels.app.routes import router as app_router
 from services.intake.channels.grid.routes import router as grid_router
+from services.intake.channels.hotline.routes import router as hotline_router
+from services.intake.channels.open311.routes import router as open311_router
 from services.intake.channels.wechat.routes import router as wechat_router
+from services.intake.classify.routes import router as classify_router
 from services.intake.complaint import flows
 from services.intake.complaint.routes import router as complaint_router
+from services.intake.console.routes import router as console_router
 from shared.app import ServiceRuntime, create_service_app
 from shared.settings import Settings, get_settings
 
@@ -34,7 +38,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     app = create_service_app(
         "intake",
-        routers=[complaint_router, wechat_router, app_router, grid_router, blob_router],
+        routers=[
+            complaint_router,
+            classify_router,
+            hotline_router,
+            open311_router,
+            console_router,
+            wechat_router,
+            app_router,
+            grid_router,
+            blob_router,
+        ],
         background=[warm_enrichment],
         readiness_checks=[enrichment_ready],
         settings=settings,

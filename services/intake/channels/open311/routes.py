@@ -1,0 +1,148 @@
+"""Open311 GeoReport v2 at ``/open311/v2`` — every answer in ``.json`` or ``.xml``, errors as the spec's list."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from starlette.datastructures import UploadFile
+
+from services.intake.channels.open311 import service, xml
+from services.intake.channels.open311.schemas import Open311Error, parse_request
+from shared.app import RuntimeDep, SessionDep
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+router = APIRouter(prefix="/open311/v2", tags=["open311"])
+
+FORMATS = ("json", "xml")
+# (XML root, XML item) per answer shape; None item = a single document
+SHAPES: dict[str, tuple[str, str | None]] = {
+    "discovery": ("discovery", None),
+    "services": ("services", "service"),
+    "definition": ("service_definition", None),
+    "requests": ("service_requests", "request"),
+}
+
+
+def render(fmt: str, shape: str, data: Any, status_code: int = 200) -> Response:
+    if fmt == "xml":
+        root, item = SHAPES[shape]
+        body = xml.listing(root, item, data) if item else xml.document(root, data)
+        return Response(body, status_code=status_code, media_type="text/xml; charset=utf-8")
+    return Response(
+        json.dumps(data, ensure_ascii=False), status_code=status_code, media_type="application/json; charset=utf-8"
+    )
+
+
+def error(fmt: str, exc: Open311Error) -> Response:
+    items = [{"code": exc.code, "description": exc.description}]
+    if fmt == "xml":
+        return Response(xml.errors(items), status_code=exc.code, media_type="text/xml; charset=utf-8")
+    return Response(json.dumps(items, ensure_ascii=False), status_code=exc.code, media_type="application/json")
+
+
+async def answer(fmt: str, shape: str, produce: Callable[[], Awaitable[Any]], status_code: int = 200) -> Response:
+    if fmt not in FORMATS:
+        return error("json", Open311Error(404, f"format {fmt!r} not supported; use .json or .xml"))
+    try:
+        return render(fmt, shape, await produce(), status_code)
+    except Open311Error as exc:
+        return error(fmt, exc)
+
+
+def base_url(request: Request, runtime: RuntimeDep) -> str:
+    return runtime.settings.public_base_url or str(request.base_url).rstrip("/")
+
+
+@router.get("/discovery.{fmt}")
+async def discovery(fmt: str, request: Request, runtime: RuntimeDep) -> Response:
+    async def produce() -> Any:
+        return service.discovery(runtime.settings, base_url(request, runtime))
+
+    return await answer(fmt, "discovery", produce)
+
+
+@router.get("/services.{fmt}")
+async def services(fmt: str, request: Request, runtime: RuntimeDep) -> Response:
+    async def produce() -> Any:
+        service.check_jurisdiction(runtime.settings, request.query_params.get("jurisdiction_id"))
+        return service.list_services()
+
+    return await answer(fmt, "services", produce)
+
+
+@router.get("/services/{code}.{fmt}")
+async def service_definition(code: str, fmt: str, request: Request, runtime: RuntimeDep) -> Response:
+    async def produce() -> Any:
+        service.check_jurisdiction(runtime.settings, request.query_params.get("jurisdiction_id"))
+        return service.service_definition(code)
+
+    return await answer(fmt, "definition", produce)
+
+
+async def _form(request: Request) -> dict[str, str]:
+    ctype = request.headers.get("content-type", "")
+    if not ctype.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        raise Open311Error(400, "POST requests must be form-encoded (application/x-www-form-urlencoded)")
+    try:
+        form = await request.form()
+    except Exception as exc:  # noqa: BLE001 - any parse failure is the client's
+        raise Open311Error(400, f"form body could not be parsed: {exc}") from None
+    out: dict[str, str] = {}
+    for key, value in form.multi_items():
+        if isinstance(value, UploadFile):
+            raise Open311Error(400, f"{key}: file uploads are not accepted; send media_url")
+        out[key] = value
+    return out
+
+
+@router.post("/requests.{fmt}")
+async def create_request(fmt: str, request: Request, session: SessionDep, runtime: RuntimeDep) -> Response:
+    """POST a service request (form-encoded; ``api_key`` required)."""
+
+    async def produce() -> Any:
+        form = await _form(request)
+        service.check_api_key(runtime.settings, form.get("api_key") or request.query_params.get("api_key"))
+        service.check_jurisdiction(runtime.settings, form.get("jurisdiction_id"))
+        parsed = parse_request(form)
+        complaint, created = await service.create_request(session, parsed)
+        await session.commit()
+        if created:
+            runtime.relay.wake()
+        log.info("open311 request", tracking_code=complaint.tracking_code, created=created)
+        return [service.created_entry(complaint, parsed)]
+
+    return await answer(fmt, "requests", produce, status_code=201)
+
+
+@router.get("/requests.{fmt}")
+async def list_requests(fmt: str, request: Request, session: SessionDep, runtime: RuntimeDep) -> Response:
+    async def produce() -> Any:
+        params = dict(request.query_params)
+        service.check_jurisdiction(runtime.settings, params.get("jurisdiction_id"))
+        return await service.list_requests(session, runtime.settings, params)
+
+    return await answer(fmt, "requests", produce)
+
+
+@router.get("/requests/{request_id}.{fmt}")
+async def get_request(
+    request_id: str, fmt: str, request: Request, session: SessionDep, runtime: RuntimeDep
+) -> Response:
+    async def produce() -> Any:
+        service.check_jurisdiction(runtime.settings, request.query_params.get("jurisdiction_id"))
+        return await service.get_request(session, runtime.settings, request_id)
+
+    return await answer(fmt, "requests", produce)
+
+
+@router.get("/tokens/{token}.{fmt}")
+async def get_token(token: str, fmt: str, request: Request, session: SessionDep, runtime: RuntimeDep) -> Response:
+    async def produce() -> Any:
+        service.check_jurisdiction(runtime.settings, request.query_params.get("jurisdiction_id"))
+        return await service.get_token(session, token)
+
+    return await answer(fmt, "requests", produce)
