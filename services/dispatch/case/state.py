@@ -259,4 +259,8 @@ def apply(snap: Snapshot, action: str, *, now: datetime | None = None, **params:
         new = replace(new, whistle_pending=snap.whistle_pending - {params["department"]})
     elif command == "merge":
         new = replace(new, merged_into=params.get("master_id"))
+    if new.state != "returned":
+        new = replace(new, returned_from=None)
+    if new.state != "suspended":
+        new = replace(new, suspended_from=None)
     return new
