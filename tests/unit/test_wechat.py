@@ -121,20 +121,26 @@ def test_parse_text_message() -> None:
 
 def test_parse_location_voice_image_and_event() -> None:
     head = "<ToUserName>gh</ToUserName><FromUserName>u</FromUserName><CreateTime>1700000000</CreateTime>"
-    loc = parse_message(parse_xml(
-        f"<xml>{head}<MsgType>location</MsgType><Location_X>30.6752</Location_X><Location_Y>104.1035</Location_Y>"
-        "<Scale>15</Scale><Label>建设路</Label><MsgId>11</MsgId></xml>".encode()
-    ))
+    loc = parse_message(
+        parse_xml(
+            f"<xml>{head}<MsgType>location</MsgType><Location_X>30.6752</Location_X><Location_Y>104.1035</Location_Y>"
+            "<Scale>15</Scale><Label>建设路</Label><MsgId>11</MsgId></xml>".encode()
+        )
+    )
     assert (loc.lat, loc.lon, loc.label) == (30.6752, 104.1035, "建设路")
-    voice = parse_message(parse_xml(
-        f"<xml>{head}<MsgType>voice</MsgType><MediaId>m</MediaId><Format>amr</Format>"
-        "<Recognition>路灯不亮</Recognition><MsgId>12</MsgId></xml>".encode()
-    ))
+    voice = parse_message(
+        parse_xml(
+            f"<xml>{head}<MsgType>voice</MsgType><MediaId>m</MediaId><Format>amr</Format>"
+            "<Recognition>路灯不亮</Recognition><MsgId>12</MsgId></xml>".encode()
+        )
+    )
     assert voice.recognition == "路灯不亮"
-    image = parse_message(parse_xml(
-        f"<xml>{head}<MsgType>image</MsgType><PicUrl>http://mmbiz/x.jpg</PicUrl><MediaId>m1</MediaId>"
-        "<MsgId>13</MsgId></xml>".encode()
-    ))
+    image = parse_message(
+        parse_xml(
+            f"<xml>{head}<MsgType>image</MsgType><PicUrl>http://mmbiz/x.jpg</PicUrl><MediaId>m1</MediaId>"
+            "<MsgId>13</MsgId></xml>".encode()
+        )
+    )
     assert (image.pic_url, image.media_id) == ("http://mmbiz/x.jpg", "m1")
     event = parse_message(parse_xml(f"<xml>{head}<MsgType>event</MsgType><Event>subscribe</Event></xml>".encode()))
     assert event.event == "subscribe"
@@ -148,16 +154,26 @@ def test_parse_location_voice_image_and_event() -> None:
         (b"<xml><ToUserName>gh</ToUserName>", "malformed"),
         (b"<root/>", "root element"),
         (b"<xml><FromUserName>u</FromUserName><CreateTime>1</CreateTime><MsgType>text</MsgType></xml>", "ToUserName"),
-        (b"<xml><ToUserName>g</ToUserName><FromUserName>u</FromUserName><CreateTime>x</CreateTime>"
-         b"<MsgType>text</MsgType><MsgId>1</MsgId></xml>", "CreateTime"),
-        (b"<xml><ToUserName>g</ToUserName><FromUserName>u</FromUserName><CreateTime>1</CreateTime>"
-         b"<MsgType>text</MsgType></xml>", "MsgId"),
-        (b"<xml><ToUserName>g</ToUserName><FromUserName>u</FromUserName><CreateTime>1</CreateTime>"
-         b"<MsgType>location</MsgType><Location_X>north</Location_X><Location_Y>1</Location_Y><MsgId>1</MsgId></xml>",
-         "Location_X"),
-        (b"<xml><ToUserName>g</ToUserName><FromUserName>u</FromUserName><CreateTime>1</CreateTime>"
-         b"<MsgType>location</MsgType><Location_X>95</Location_X><Location_Y>1</Location_Y><MsgId>1</MsgId></xml>",
-         "out of range"),
+        (
+            b"<xml><ToUserName>g</ToUserName><FromUserName>u</FromUserName><CreateTime>x</CreateTime>"
+            b"<MsgType>text</MsgType><MsgId>1</MsgId></xml>",
+            "CreateTime",
+        ),
+        (
+            b"<xml><ToUserName>g</ToUserName><FromUserName>u</FromUserName><CreateTime>1</CreateTime>"
+            b"<MsgType>text</MsgType></xml>",
+            "MsgId",
+        ),
+        (
+            b"<xml><ToUserName>g</ToUserName><FromUserName>u</FromUserName><CreateTime>1</CreateTime>"
+            b"<MsgType>location</MsgType><Location_X>north</Location_X><Location_Y>1</Location_Y><MsgId>1</MsgId></xml>",
+            "Location_X",
+        ),
+        (
+            b"<xml><ToUserName>g</ToUserName><FromUserName>u</FromUserName><CreateTime>1</CreateTime>"
+            b"<MsgType>location</MsgType><Location_X>95</Location_X><Location_Y>1</Location_Y><MsgId>1</MsgId></xml>",
+            "out of range",
+        ),
     ],
 )
 def test_bad_messages_name_the_problem(body: bytes, problem: str) -> None:

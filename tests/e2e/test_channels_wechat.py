@@ -1,0 +1,174 @@
+"""WeChat official-account callback through the running stack: signed plain and AES messages → complaint →
+case in dispatch; MsgId retries; location follow-up as complaint.supplemented.v1; refusals store nothing."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+
+import httpx
+
+from services.intake.channels.wechat.crypto import SafeMode, make_signature
+from services.intake.places import default_places, wgs84_to_gcj02
+from tests.e2e.channels_support import (
+    DEMO,
+    case_for,
+    cases_by_code,
+    new_msg_id,
+    post_wechat,
+    query,
+    reply_content,
+    wechat_xml,
+)
+from tests.support import Infra, Stack, wait_until
+
+CODE = re.compile(r"受理编号：?\s*([0-9A-Z]{12})")
+
+
+def openid() -> str:
+    return "o" + secrets.token_hex(12)
+
+
+def complaint_by_code(infra: Infra, code: str) -> dict:  # type: ignore[type-arg]
+    rows = query(infra, "SELECT * FROM complaints WHERE tracking_code = :c", c=code)
+    assert len(rows) == 1
+    return rows[0]
+
+
+def test_get_verification_plain_and_safe(stack: Stack) -> None:
+    url = f"{stack.url('intake')}/wechat/callback"
+    ts, nonce = str(int(time.time())), "12345"
+    ok = httpx.get(
+        url,
+        params={
+            "signature": make_signature(DEMO.wechat_token, ts, nonce),
+            "timestamp": ts,
+            "nonce": nonce,
+            "echostr": "echo-123",
+        },
+    )
+    assert ok.status_code == 200 and ok.text == "echo-123"
+    bad = httpx.get(url, params={"signature": "0" * 40, "timestamp": ts, "nonce": nonce, "echostr": "echo-123"})
+    assert bad.status_code == 403
+    safe = SafeMode(DEMO.wechat_token, DEMO.wechat_aes_key, DEMO.wechat_appid)
+    from wechatpy.crypto import PrpCrypto
+
+    encrypted = PrpCrypto(safe._crypto.key).encrypt("echo-456", DEMO.wechat_appid).decode()
+    msg_sig = make_signature(DEMO.wechat_token, ts, nonce, encrypted)
+    safe_ok = httpx.get(url, params={"msg_signature": msg_sig, "timestamp": ts, "nonce": nonce, "echostr": encrypted})
+    assert safe_ok.status_code == 200 and safe_ok.text == "echo-456"
+
+
+def test_plain_text_becomes_case_asks_location_and_location_supplements(stack: Stack, infra: Infra) -> None:
+    user = openid()
+    msg_id = new_msg_id()
+    xml = wechat_xml(user, "text", msg_id, Content="小区门口的路灯坏了一个星期，晚上很黑")
+    started = time.monotonic()
+    first = post_wechat(stack, xml)
+    assert time.monotonic() - started < 5
+    assert first.status_code == 200, first.text
+    content = reply_content(first)
+    code = CODE.search(content).group(1)  # type: ignore[union-attr]
+    assert "请发送位置" in content
+
+    again = post_wechat(stack, xml)  # WeChat retry: same MsgId
+    assert reply_content(again) == content
+    complaint = complaint_by_code(infra, code)
+    assert complaint["channel"] == "wechat" and complaint["channel_key"] == msg_id
+    assert complaint["reporter"]["wechat_openid"] == user
+    assert complaint["lon"] is None
+    case = wait_until(lambda: case_for(stack, complaint["id"]), message="case in dispatch")
+    assert case["tracking_code"] == code
+    time.sleep(0.5)
+    assert len(cases_by_code(stack, code)) == 1
+    assert len(query(infra, "SELECT id FROM complaints WHERE channel='wechat' AND channel_key=:k", k=msg_id)) == 1
+
+    # the citizen sends a location (GCJ-02): it completes the complaint
+    index = default_places().index
+    grid = index.grids()[5]
+    lon, lat = index.centroid(grid.grid_code)  # type: ignore[misc]
+    gcj_lon, gcj_lat = wgs84_to_gcj02(lon, lat)
+    loc_xml = wechat_xml(
+        user,
+        "location",
+        new_msg_id(),
+        Location_X=f"{gcj_lat:.6f}",
+        Location_Y=f"{gcj_lon:.6f}",
+        Scale="15",
+        Label="成都市成华区某路",
+    )
+    loc = post_wechat(stack, loc_xml)
+    assert loc.status_code == 200
+    assert code in reply_content(loc) and "已补充" in reply_content(loc)
+    assert reply_content(post_wechat(stack, loc_xml)) == reply_content(loc)  # retried location: same answer
+    after = complaint_by_code(infra, code)
+    assert after["grid_code"] == grid.grid_code
+    assert abs(after["lon"] - lon) < 1e-5 and abs(after["lat"] - lat) < 1e-5  # converted back to WGS-84
+    assert after["location_source"] == "wechat-gcj02"
+    events = query(infra, "SELECT event_type FROM outbox WHERE key = :k ORDER BY seq", k=complaint["id"])
+    assert [e["event_type"] for e in events] == [
+        "cn.linkage.complaint.received.v1",
+        "cn.linkage.complaint.supplemented.v1",
+    ]
+    # nothing pending any more: a later location is only acknowledged
+    late = post_wechat(stack, wechat_xml(user, "location", new_msg_id(), Location_X="30.67", Location_Y="104.08"))
+    assert "请先用文字描述" in reply_content(late)
+
+
+def test_aes_mode_message_becomes_case(stack: Stack, infra: Infra) -> None:
+    user = openid()
+    xml = wechat_xml(user, "text", new_msg_id(), Content="建设路菜市场门口占道经营，堵得走不动")
+    r = post_wechat(stack, xml, aes=True)
+    assert r.status_code == 200, r.text
+    content = reply_content(r, aes=True)
+    code = CODE.search(content).group(1)  # type: ignore[union-attr]
+    complaint = complaint_by_code(infra, code)
+    wait_until(lambda: case_for(stack, complaint["id"]), message="case in dispatch")
+
+
+def test_voice_image_and_subscribe(stack: Stack, infra: Infra) -> None:
+    user = openid()
+    welcome = post_wechat(stack, wechat_xml(user, "event", None, Event="subscribe"))
+    assert "欢迎关注" in reply_content(welcome)
+    silent = post_wechat(stack, wechat_xml(user, "voice", new_msg_id(), MediaId="m-1", Format="amr"))
+    assert "文字" in reply_content(silent)
+    voice = post_wechat(
+        stack,
+        wechat_xml(
+            user, "voice", new_msg_id(), MediaId="m-2", Format="amr", Recognition="楼下饭馆油烟太大，熏得没法开窗"
+        ),
+    )
+    code = CODE.search(reply_content(voice)).group(1)  # type: ignore[union-attr]
+    complaint = complaint_by_code(infra, code)
+    assert "油烟" in complaint["text"]
+    image = post_wechat(
+        stack, wechat_xml(user, "image", new_msg_id(), PicUrl="http://mmbiz.qpic.cn/demo.jpg", MediaId="media-9")
+    )
+    assert code in reply_content(image)  # attached to the complaint just filed
+    fetches = query(infra, "SELECT status, media_id FROM media_fetches WHERE complaint_id = :c", c=complaint["id"])
+    assert fetches == [{"status": "pending", "media_id": "media-9"}]
+    assert complaint_by_code(infra, code)["attachments"][0]["url"] == "http://mmbiz.qpic.cn/demo.jpg"
+
+
+def test_refusals_store_nothing(stack: Stack, infra: Infra) -> None:
+    user = openid()
+    msg_id = new_msg_id()
+    xml = wechat_xml(user, "text", msg_id, Content="噪音扰民")
+    forged = post_wechat(stack, xml, token="not-the-token")
+    assert forged.status_code == 403
+    unsigned = httpx.post(f"{stack.url('intake')}/wechat/callback", content=xml.encode())
+    assert unsigned.status_code == 403
+    for body in (
+        "<xml><Content>no closing",
+        "<?xml version='1.0'?><!DOCTYPE x [<!ENTITY e 'x'>]><xml>&e;</xml>",
+        wechat_xml(user, "text", None, Content="no MsgId"),
+    ):
+        bad = post_wechat(stack, body)
+        assert bad.status_code == 400, body
+        assert bad.text.startswith("bad message")
+    huge = post_wechat(stack, wechat_xml(user, "text", new_msg_id(), Content="长" * 40_000))
+    assert huge.status_code == 413
+    assert query(infra, "SELECT count(*) AS n FROM wechat_messages WHERE openid = :o", o=user) == [{"n": 0}]
+    assert query(infra, "SELECT id FROM complaints WHERE channel_key = :k", k=msg_id) == []
+    assert post_wechat(stack, xml).status_code == 200  # the genuine message is accepted afterwards
