@@ -113,7 +113,9 @@ class EventConsumer:
         self._stopping = True
 
     async def run(self) -> None:
-        await ensure_topics(self.settings, [dead_letter_topic(t, self.group) for t in self.topics], partitions=1)
+        await ensure_topics(
+            self.settings, [dead_letter_topic(t, self.group) for t in self.topics], partitions=1, exact=True
+        )
         consumer = AIOKafkaConsumer(
             *self.topics,
             bootstrap_servers=self.settings.kafka_bootstrap,
@@ -144,7 +146,7 @@ class EventConsumer:
                     if loop.time() >= next_check:
                         next_check = loop.time() + 2.0
                         await self._rewind_if_broker_changed(consumer)
-                except KafkaError as exc:
+                except (TimeoutError, KafkaError, OSError) as exc:
                     log.warning("consumer: broker error, retrying", group=self.group, error=repr(exc))
                     await asyncio.sleep(1.0)
         finally:
@@ -220,6 +222,7 @@ class EventConsumer:
 
     async def _dead_letter(self, record: ConsumerRecord, error: BaseException, *, event_id: str | None) -> None:
         dlq = dead_letter_topic(record.topic, self.group)
+        await ensure_topics(self.settings, [dlq], partitions=1, exact=True)  # a restarted broker may have lost it
         headers = list(record.headers or ()) + [
             ("dlq_error", repr(error)[:2000].encode()),
             ("dlq_traceback", "".join(traceback.format_exception(error))[-4000:].encode()),

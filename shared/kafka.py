@@ -32,10 +32,12 @@ def make_producer(settings: Settings, *, client_id: str = "linkage") -> AIOKafka
 
 
 async def ensure_topics(
-    settings: Settings, names: Iterable[str] | None = None, *, partitions: int | None = None
+    settings: Settings, names: Iterable[str] | None = None, *, partitions: int | None = None, exact: bool = False
 ) -> list[str]:
-    """Create the given topics (default: all main topics) if missing; returns the ones created."""
-    wanted = [settings.topic(n) for n in (names if names is not None else ALL_TOPICS)]
+    """Create the given topics (default: all main topics) if missing; returns the ones created.
+    Names get the configured topic prefix unless ``exact``."""
+    chosen = list(names) if names is not None else list(ALL_TOPICS)
+    wanted = chosen if exact else [settings.topic(n) for n in chosen]
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=15000)
     await admin.start()
     try:

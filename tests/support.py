@@ -122,13 +122,17 @@ def start_infra() -> Infra:
 
 
 def stop_infra(infra: Infra) -> None:
+    keep = os.environ.get("LINKAGE_TEST_KEEP_LOGS")
     if infra.broker:
         stop_process(infra.broker)
     with contextlib.suppress(Exception):
         drop_database(infra.admin_url, infra.database_name)
     if infra.postgres:
         infra.postgres.stop()
-    shutil.rmtree(infra.workdir, ignore_errors=True)
+    if keep:
+        print(f"test logs kept in {infra.workdir}")
+    else:
+        shutil.rmtree(infra.workdir, ignore_errors=True)
 
 
 @dataclass
