@@ -172,3 +172,25 @@ def test_refusals_store_nothing(stack: Stack, infra: Infra) -> None:
     assert query(infra, "SELECT count(*) AS n FROM wechat_messages WHERE openid = :o", o=user) == [{"n": 0}]
     assert query(infra, "SELECT id FROM complaints WHERE channel_key = :k", k=msg_id) == []
     assert post_wechat(stack, xml).status_code == 200  # the genuine message is accepted afterwards
+
+
+def test_wechat_send_script_against_the_stack(stack: Stack, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+    import importlib.util
+    import json
+
+    from services.intake.seeds.channels import seed
+    from tests.support import REPO
+
+    manifest = tmp_path / "linkage-up.json"
+    demo = asyncio.run(seed(DEMO))
+    manifest.write_text(json.dumps({"services": {"intake": stack.url("intake")}, "demo": {"intake": demo}}))
+    spec = importlib.util.spec_from_file_location("wechat_send", REPO / "scripts" / "wechat_send.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    user = openid()
+    assert module.main(["--manifest", str(manifest), "--openid", user, "--aes", "小区电梯又坏了，老人上不了楼"]) == 0
+    assert "受理编号" in capsys.readouterr().out
+    assert module.main(["--manifest", str(manifest), "--openid", user, "--location", "30.6705,104.0838"]) == 0
+    assert "已补充" in capsys.readouterr().out
