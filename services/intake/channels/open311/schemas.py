@@ -47,7 +47,7 @@ class ServiceRequestIn:
     @property
     def kind(self) -> Kind | None:
         value = self.attributes.get("kind")
-        return value if value in KINDS else None  # type: ignore[return-value]
+        return value if value in KINDS else None
 
     @property
     def name(self) -> str | None:
