@@ -71,6 +71,18 @@ def migrate(
     typer.echo(f"migrated: {', '.join(chosen)}")
 
 
+@app.command()
+def bench(
+    count: Annotated[int, typer.Option(help="Complaints sent through the pipeline.")] = 2000,
+    concurrency: Annotated[int, typer.Option(help="Concurrent HTTP clients.")] = 32,
+    seconds: Annotated[float, typer.Option(help="Duration of each raw-limit measurement.")] = 3.0,
+) -> None:
+    """Throughput and latency of the pipeline next to this machine's raw PostgreSQL and Kafka limits."""
+    from linkage.bench import run_bench
+
+    raise typer.Exit(run_bench(count=count, concurrency=concurrency, seconds=seconds))
+
+
 def main() -> None:
     app()
 
