@@ -1,0 +1,1 @@
+"""The command-center big screen (指挥中心大屏): ``GET /display``."""
