@@ -1,6 +1,7 @@
 """Tests use the same disposable system as `linkage bench` (see linkage/harness.py)."""
 
 from linkage.harness import (
+    REPO,
     Infra,
     ServiceProcess,
     Stack,
@@ -10,4 +11,4 @@ from linkage.harness import (
     wait_until,
 )
 
-__all__ = ["Infra", "ServiceProcess", "Stack", "start_infra", "start_stack", "stop_infra", "wait_until"]
+__all__ = ["REPO", "Infra", "ServiceProcess", "Stack", "start_infra", "start_stack", "stop_infra", "wait_until"]
