@@ -71,9 +71,14 @@ def test_caller_history_with_case_status(intake: str, stack: Stack) -> None:
     first = file(intake, caller_phone=number).json()
     second = file(intake, caller_phone=number, text="请问社保转移怎么办理", address=None, kind="咨询").json()
     wait_until(lambda: case_for(stack, first["id"]), message="case created")
-    r = httpx.get(f"{intake}/api/v1/hotline/callers/{number}/history", timeout=10)
-    assert r.status_code == 200
-    history = r.json()
+    def known() -> dict | None:  # type: ignore[type-arg]
+        r = httpx.get(f"{intake}/api/v1/hotline/callers/{number}/history", timeout=10)
+        assert r.status_code == 200
+        body = r.json()
+        states = {i["id"]: i["case"]["state"] for i in body["items"]}
+        return body if states.get(first["id"]) not in (None, "unknown", "pending") else None
+
+    history = wait_until(known, message="case state in the caller history")
     assert history["count"] == 2
     assert [i["id"] for i in history["items"]] == [second["id"], first["id"]]
     by_id = {i["id"]: i for i in history["items"]}
