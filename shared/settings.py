@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     outbox_retention_hours: float = 24 * 7
     outbox_broker_check_interval_s: float = 2.0
     processed_retention_hours: float = 24 * 30
+    sla_scan_interval_s: float = 1.0  # dispatch: how often the SLA timer scanner looks for due timers
 
     consumer_batch_size: int = 500
     consumer_max_attempts: int = 3

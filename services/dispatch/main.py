@@ -9,6 +9,11 @@ from services.dispatch.api.handler import router as handler_router
 from services.dispatch.api.track import router as track_router
 from services.dispatch.case.routes import router as case_router
 from services.dispatch.consumers import handle_complaints
+from services.dispatch.duplicate.routes import router as duplicate_router
+from services.dispatch.sla.consumers import handle_case_events
+from services.dispatch.sla.readiness import calendar_readiness
+from services.dispatch.sla.service import run_scanner
+from services.dispatch.survey.service import handle_feedback
 from shared import topics
 from shared.app import ConsumerSpec, create_service_app
 from shared.settings import Settings
@@ -17,8 +22,14 @@ from shared.settings import Settings
 def create_app(settings: Settings | None = None) -> FastAPI:
     return create_service_app(
         "dispatch",
-        routers=[case_router, handler_router, dispatcher_router, track_router],
-        consumers=[ConsumerSpec(group="dispatch", topics=[topics.COMPLAINTS], handler=handle_complaints)],
+        routers=[case_router, handler_router, dispatcher_router, track_router, duplicate_router],
+        consumers=[
+            ConsumerSpec(group="dispatch", topics=[topics.COMPLAINTS], handler=handle_complaints),
+            ConsumerSpec(group="dispatch-feedback", topics=[topics.FEEDBACK], handler=handle_feedback),
+            ConsumerSpec(group="dispatch-sla", topics=[topics.CASES], handler=handle_case_events),
+        ],
+        readiness_checks=[calendar_readiness],
+        background=[run_scanner],
         settings=settings,
         title="Linkage dispatch",
         description="Cases through the closed loop: routing, SLA clock, escalation, handler API.",

@@ -279,9 +279,11 @@ async def _apply_timer(
     if kind == "survey_due":
         if case.state not in SURVEY_STATES:
             return "skipped"
-        await _transition(session, case, "survey", reason="回访超时未评价 (no answer in 3 working days)",
-                          result="未评价", **details)
-        await _transition(session, case, "close", reason="未评价结案", result="未评价", **details)
+        from services.dispatch.case.flows import apply_survey
+
+        # 回访超时未评价: no answer in 3 working days
+        await apply_survey(session, case, "未评价", actor=SYSTEM_ACTOR, comment="回访超时未评价", now=now)
+        await cancel_case_timers(session, case.id, keep=claimed)
         return "fired"
     if kind == "whistle_due":
         departments = (case.whistle or {}).get("departments", {})
