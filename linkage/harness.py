@@ -207,7 +207,12 @@ class Stack:
 
 
 def start_stack(infra: Infra, names: tuple[str, ...] = SERVICE_NAMES) -> Stack:
-    services = {name: ServiceProcess(name, infra).start(wait=False) for name in names}
+    services = {name: ServiceProcess(name, infra) for name in names}
+    if "dispatch" in services:
+        for svc in services.values():
+            svc.extra_env["LINKAGE_DISPATCH_URL"] = services["dispatch"].url
+    for svc in services.values():
+        svc.start(wait=False)
     for svc in services.values():
         svc.wait_ready()
     return Stack(services)

@@ -57,6 +57,7 @@ class Stack:
             LINKAGE_KAFKA_BOOTSTRAP=self.kafka_bootstrap,
             LINKAGE_VAR_DIR=str(self.var_dir.resolve()),
             LINKAGE_PORT=str(self.ports[name]),
+            LINKAGE_DISPATCH_URL=f"http://127.0.0.1:{self.ports['dispatch']}",
         )
         return env
 
