@@ -51,7 +51,7 @@ def serve(
         port=port or int(os.environ.get("LINKAGE_PORT", DEFAULT_PORTS[service])),
         log_config=None,
         access_log=False,
-        timeout_graceful_shutdown=10,
+        timeout_graceful_shutdown=5,
     )
 
 
