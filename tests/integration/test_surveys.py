@@ -106,7 +106,8 @@ async def test_no_answer_in_three_working_days_closes_as_unrated(maker: async_se
 async def test_survey_answer_through_the_broker(
     stack: Stack, settings: Settings, maker: async_sessionmaker[AsyncSession]
 ) -> None:
-    ready = httpx.get(f"{stack.url('dispatch')}/readyz", timeout=10).json()
+    async with httpx.AsyncClient(timeout=10) as client:
+        ready = (await client.get(f"{stack.url('dispatch')}/readyz")).json()
     assert ready["ok"] and "calendar" in ready and "current_year" in ready["calendar"]
     case = await _replied_case(maker)
     headers, value, _ = encode_event(_answer(case, "满意"), source="notify", subject=case.id)

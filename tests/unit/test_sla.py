@@ -21,7 +21,7 @@ from shared.calendar import SHANGHAI, default_calendar
 
 
 def local(*args: int) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=SHANGHAI)  # type: ignore[misc]
+    return dt.datetime(*args, tzinfo=SHANGHAI)  # type: ignore[misc,arg-type]
 
 
 def test_national_day_deadline_and_yellow() -> None:
