@@ -14,6 +14,7 @@ from services.dispatch.sla.consumers import handle_case_events
 from services.dispatch.sla.readiness import calendar_readiness
 from services.dispatch.sla.service import run_scanner
 from services.dispatch.survey.service import handle_feedback
+from services.dispatch.web.routes import router as web_router
 from shared import topics
 from shared.app import ConsumerSpec, create_service_app
 from shared.settings import Settings
@@ -22,7 +23,7 @@ from shared.settings import Settings
 def create_app(settings: Settings | None = None) -> FastAPI:
     return create_service_app(
         "dispatch",
-        routers=[case_router, handler_router, dispatcher_router, track_router, duplicate_router],
+        routers=[case_router, handler_router, dispatcher_router, track_router, duplicate_router, web_router],
         consumers=[
             ConsumerSpec(group="dispatch", topics=[topics.COMPLAINTS], handler=handle_complaints),
             ConsumerSpec(group="dispatch-feedback", topics=[topics.FEEDBACK], handler=handle_feedback),

@@ -1,0 +1,1 @@
+"""Dispatch web pages: public tracking ``/track``, handler page ``/handler``, dispatcher workbench ``/workbench``."""
