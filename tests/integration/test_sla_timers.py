@@ -101,9 +101,8 @@ async def test_two_scanners_fire_each_timer_exactly_once(makers: list[async_sess
     started = time.perf_counter()
     results = await asyncio.gather(*(_drain(m, ids, 25) for m in makers for _ in range(2)))
     elapsed = time.perf_counter() - started
-    fired = sum(r["fired"] for r in results)
-    # a running stack's dispatch replicas may share the work on the same database: never more than 200 here
-    assert fired <= 200
+    # other tests' overdue cases share this database, so the scanners' own totals may include theirs;
+    # exactly-once is checked per timer of these 200 cases
     assert await _fired(makers[0], ids) == (200, 200, 200)
     print(f"\n200 red timers, 4 scanners on 2 engines: {elapsed:.2f}s ({200 / elapsed:.0f} timers/s); "
           f"per scanner {[r['fired'] for r in results]}")

@@ -165,6 +165,9 @@ async def transition(
         await session.flush()
     except StaleDataError:
         raise ConcurrentUpdate(f"case {case_id} was changed by someone else; reload and retry") from None
+    from services.dispatch.sla.service import on_case_transition  # the SLA clock follows every transition
+
+    await on_case_transition(session, case, recorded, now=now)
     if command == "close" and before.state != "merged":
         await _close_followers(session, case, actor=actor, now=now)
     return entry

@@ -337,8 +337,11 @@ async def fire_due_timers(
                 case = locked.get(timer.case_id)
                 try:
                     async with session.begin_nested():
+                        # marked first: the transition it triggers reschedules the case's timers and
+                        # must not cancel the one being fired (cancellation drops only unfired rows)
+                        timer.fired_at, timer.outcome = now, "firing"
+                        await session.flush()
                         outcome = await _apply_timer(session, timer, case, now, ids)
-                        timer.fired_at = now
                         timer.outcome = outcome
                         await session.flush()
                 except Exception as exc:  # noqa: BLE001 - one bad timer must not block the others
