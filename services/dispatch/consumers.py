@@ -13,4 +13,4 @@ from shared.events.complaints import ComplaintReceivedV1
 
 async def handle_complaints(session: AsyncSession, events: Sequence[ConsumedEvent]) -> None:
     received = [e.payload for e in events if isinstance(e.payload, ComplaintReceivedV1)]
-    await open_cases(session, received)  # type: ignore[arg-type]
+    await open_cases(session, received)

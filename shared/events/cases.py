@@ -75,8 +75,9 @@ class CaseEventV1(EventPayload):
 
 def _case_event_model(action: str) -> type[CaseEventV1]:
     name = "Case" + "".join(part.title() for part in action.split("_")) + "V1"
-    model = type(name, (CaseEventV1,), {"__module__": __name__})
-    model.event_type = f"cn.linkage.case.{action}.v1"
+    model: type[CaseEventV1] = type(
+        name, (CaseEventV1,), {"__module__": __name__, "event_type": f"cn.linkage.case.{action}.v1"}
+    )
     return register_event(model)
 
 

@@ -111,7 +111,7 @@ def decode_message(headers: Any, value: bytes | None) -> Envelope:
             source=attrs["ce_source"],
             type=attrs["ce_type"],
             specversion=attrs["ce_specversion"],
-            time=attrs.get("ce_time") or datetime.now(UTC).isoformat(),
+            time=_parse_time(attrs.get("ce_time")),
             subject=attrs.get("ce_subject"),
             datacontenttype=attrs.get("content-type", CONTENT_TYPE),
             traceparent=attrs.get("traceparent"),
@@ -119,3 +119,12 @@ def decode_message(headers: Any, value: bytes | None) -> Envelope:
         )
     except ValidationError as exc:
         raise EventDecodeError(f"invalid CloudEvents attributes: {exc}") from exc
+
+
+def _parse_time(value: str | None) -> datetime:
+    if not value:
+        return datetime.now(UTC)
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise EventDecodeError(f"ce_time is not an RFC 3339 time: {value!r}") from exc
