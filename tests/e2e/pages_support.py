@@ -11,16 +11,19 @@ import httpx
 from services.dispatch.seeds.demo import seed
 from tests.support import Infra, Stack, wait_until
 
-
 # Different problems (CGJ leads each) in one place, so the duplicate detector keeps them apart.
 CGJ_PROBLEMS = (
     ("CG008", "渣土车抛洒滴漏，路面全是泥浆"),
     ("CG003", "楼顶有人正在违法搭建彩钢棚"),
     ("CG011", "共享单车乱停放把盲道全部堵死"),
     ("CG009", "店铺招牌摇摇欲坠存在安全隐患"),
-    ("CG013", "空地上有人露天焚烧塑料垃圾冒黑烟"),
+    ("CG006", "小区垃圾分类桶混装混运，分类形同虚设"),
     ("CG017", "公共厕所没有水，几天无人打扫"),
+    ("CG007", "有人半夜在河边空地倾倒装修建筑垃圾"),
 )
+# Disjoint slices per test module (an open case with a similar text nearby would absorb a new one: 并单).
+API_PROBLEMS = CGJ_PROBLEMS[1:4]
+BROWSER_PROBLEMS = CGJ_PROBLEMS[4:7]
 
 
 def demo_keys(infra: Infra) -> dict[str, dict[str, str]]:

@@ -12,10 +12,8 @@ import httpx
 import pytest
 
 from shared.calendar import coverage_report
-from tests.e2e.pages_support import CGJ_PROBLEMS, demo_keys, file_complaint
+from tests.e2e.pages_support import API_PROBLEMS, demo_keys, file_complaint
 from tests.support import Infra, Stack, wait_until
-
-PHONE = "13912345678"
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +50,8 @@ def test_whoami_and_approvals(stack: Stack, keys: dict[str, dict[str, str]]) -> 
     case = file_complaint(stack, keys["dispatcher"]["ZX"])
     lead = {"X-API-Key": keys["handler"][case["lead"]]}
     cid = case["id"]
-    assert httpx.post(f"{url}/api/v1/handler/cases/{cid}/return", headers=lead, json={"reason": "非本单位职责"}).is_success
+    r = httpx.post(f"{url}/api/v1/handler/cases/{cid}/return", headers=lead, json={"reason": "非本单位职责"})
+    assert r.is_success, r.text
     approvals = httpx.get(f"{url}/api/v1/dispatch/approvals", headers=dk).json()
     assert cid in [c["id"] for c in approvals["returns"]["items"]]
     assert httpx.post(f"{url}/api/v1/dispatch/cases/{cid}/deny-return", headers=dk, json={}).is_success
@@ -74,8 +73,8 @@ def test_analytics_projection_display_endpoints_and_open_data(stack: Stack, keys
     dk = keys["dispatcher"]["ZX"]
     url = stack.url("dispatch")
     before = _get(stack, "/api/v1/stats/overview")
-    cases = [file_complaint(stack, dk, address="成华区建设路12号", matter_code=m, text=t, caller_phone=f"1391234{i:04d}")
-             for i, (m, t) in enumerate(CGJ_PROBLEMS[1:4])]
+    cases = [file_complaint(stack, dk, address="成华区建设路12号", matter_code=m, text=t,
+                            caller_phone=f"1391234{i:04d}") for i, (m, t) in enumerate(API_PROBLEMS)]
     assert all(c["state"] == "dispatched" and c["lead"] == "CGJ" for c in cases), cases
     grid = cases[0]["grid_code"]
     assert grid and all(c["grid_code"] == grid for c in cases)
