@@ -16,9 +16,11 @@ from services.intake.channels.open311.routes import router as open311_router
 from services.intake.channels.wechat.routes import router as wechat_router
 from services.intake.classify.routes import router as classify_router
 from services.intake.complaint import flows
+from services.intake.complaint import service as complaint_service
 from services.intake.complaint.routes import router as complaint_router
 from services.intake.console.routes import router as console_router
 from shared.app import ServiceRuntime, create_service_app
+from shared.group_commit import GroupCommitter
 from shared.settings import Settings, get_settings
 
 
@@ -27,6 +29,15 @@ async def warm_enrichment(runtime: ServiceRuntime) -> None:
     await asyncio.to_thread(flows.warm_up)
     runtime.extras["enrich"] = flows.enrich
     await asyncio.Event().wait()  # stay alive: a finished background task reads as a dead one in /readyz
+
+
+async def run_complaint_writer(runtime: ServiceRuntime) -> None:
+    """Group commit for the hotline API (see shared/group_commit.py)."""
+    writer = GroupCommitter(
+        "complaints", runtime.sessionmaker, complaint_service.create_complaints, after_commit=runtime.relay.wake
+    )
+    runtime.extras["complaint_writer"] = writer
+    await writer.run()
 
 
 async def enrichment_ready(runtime: ServiceRuntime) -> dict[str, Any]:
@@ -49,7 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             grid_router,
             blob_router,
         ],
-        background=[warm_enrichment],
+        background=[warm_enrichment, run_complaint_writer],
         readiness_checks=[enrichment_ready],
         settings=settings,
         title="Linkage intake",

@@ -18,6 +18,7 @@ import asyncio
 from typing import Any
 
 from services.intake.classify import Classification, classify
+from services.intake.classify.emergency import detect_emergency
 from services.intake.complaint.schemas import ComplaintDraft
 from services.intake.places import GridRef, default_places
 from shared.catalog import default_catalog
@@ -81,7 +82,22 @@ def suggestions_of(result: Classification) -> list[dict[str, Any]]:
     ]
 
 
+def _operator_classified(draft: ComplaintDraft, update: dict[str, Any]) -> bool:
+    """The operator already chose kind and matter: only the (cheap) emergency rules still run."""
+    if not (draft.kind and draft.matter_code) or draft.emergency is not None:
+        return False
+    hit = detect_emergency(draft.text)
+    given = default_catalog().get_matter(draft.matter_code)
+    if hit is not None:
+        update["emergency"] = EmergencyFlag(service=hit.service, reason=hit.reason)  # type: ignore[arg-type]
+    elif given is not None and given.emergency_service is not None:
+        update["emergency"] = EmergencyFlag(service=given.emergency_service, reason=given.name)
+    return True
+
+
 def _classify(draft: ComplaintDraft, update: dict[str, Any]) -> None:
+    if _operator_classified(draft, update):
+        return
     result = classify(draft.text, draft.channel)
     if draft.kind is None:
         update["kind"] = result.kind

@@ -32,11 +32,15 @@ async def file_hotline_complaint(
         operator_id=body.operator_id,
     )
     draft = await flows.enrich(draft)
-    complaint, created = await service.create_complaint(session, draft)
-    await session.commit()
-    if created:
-        runtime.relay.wake()
+    writer = runtime.extras.get("complaint_writer")
+    if writer is not None:  # group commit: concurrent tickets share one transaction
+        complaint, created = await writer.submit(draft)
     else:
+        complaint, created = await service.create_complaint(session, draft)
+        await session.commit()
+        if created:
+            runtime.relay.wake()
+    if not created:
         response.status_code = status.HTTP_200_OK
         response.headers["Idempotent-Replay"] = "true"
     return ComplaintOut.model_validate(complaint).model_copy(update={"created": created})

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from ulid import ULID
@@ -27,23 +28,45 @@ def new_tracking_code(now: datetime | None = None) -> str:
 
 async def create_complaint(session: AsyncSession, draft: ComplaintDraft) -> tuple[Complaint, bool]:
     """Insert the complaint unless this channel key was seen; returns (complaint, created)."""
-    received_at = draft.received_at or datetime.now(UTC)
-    values = _row_values(draft, received_at)
-    stmt = (
-        insert(Complaint)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["channel", "channel_key"])
-        .returning(Complaint.id)
-    )
-    inserted = (await session.execute(stmt)).scalar_one_or_none()
-    if inserted is None:
-        existing = await get_by_channel_key(session, draft.channel, draft.channel_key)
-        assert existing is not None, "conflicting row must exist"
-        return existing, False
-    complaint = await session.get(Complaint, inserted)
-    assert complaint is not None
-    add_event(session, topics.COMPLAINTS, received_event(complaint), key=complaint.id, source="intake")
-    return complaint, True
+    return (await create_complaints(session, [draft]))[0]
+
+
+async def create_complaints(session: AsyncSession, drafts: Sequence[ComplaintDraft]) -> list[tuple[Complaint, bool]]:
+    """Insert many complaints in the caller's transaction (one statement), each unless its channel key was
+    seen before (also earlier in the same batch); stage ``complaint.received.v1`` for every new one.
+    Returns (complaint, created) per draft, in order."""
+    keys = [(d.channel, d.channel_key) for d in drafts]
+    first_draft = {key: draft for key, draft in reversed(list(zip(keys, drafts, strict=True)))}
+    found: dict[tuple[str, str], tuple[Complaint, bool]] = {}
+    pending = dict(first_draft)
+    for _ in range(3):  # a clash on the random tracking code is retried with a new code
+        if not pending:
+            break
+        rows = [_row_values(d, d.received_at or datetime.now(UTC)) for d in pending.values()]
+        inserted = (await session.scalars(insert(Complaint).on_conflict_do_nothing().returning(Complaint), rows)).all()
+        for complaint in inserted:
+            found[(complaint.channel, complaint.channel_key)] = (complaint, True)
+            add_event(session, topics.COMPLAINTS, received_event(complaint), key=complaint.id, source="intake")
+        missing = [key for key in pending if key not in found]
+        for complaint in await _by_channel_keys(session, missing):
+            found[(complaint.channel, complaint.channel_key)] = (complaint, False)
+        pending = {key: pending[key] for key in missing if key not in found}
+    if pending:
+        raise RuntimeError(f"could not store complaints {sorted(pending)}")
+    results: list[tuple[Complaint, bool]] = []
+    seen: set[tuple[str, str]] = set()
+    for key in keys:
+        complaint, created = found[key]
+        results.append((complaint, created and key not in seen))
+        seen.add(key)
+    return results
+
+
+async def _by_channel_keys(session: AsyncSession, keys: Sequence[tuple[str, str]]) -> list[Complaint]:
+    if not keys:
+        return []
+    stmt = select(Complaint).where(tuple_(Complaint.channel, Complaint.channel_key).in_(list(keys)))
+    return list((await session.execute(stmt)).scalars())
 
 
 def _row_values(draft: ComplaintDraft, received_at: datetime) -> dict[str, object]:
