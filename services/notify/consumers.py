@@ -1,20 +1,28 @@
+"""Case events → contact book, last known state, pending messages. Nothing is sent here (the delivery job
+sends), so a slow SMS gateway never holds up the consumer."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.notify.message.service import receipt_for, record_messages
-from shared.consumer import ConsumedEvent
+from services.notify.config import NotifySettings
+from services.notify.contact import service as contacts
+from services.notify.message.service import compose, record_messages
+from shared.consumer import BatchHandler, ConsumedEvent
 from shared.events.cases import CaseEventV1
 
 
-async def handle_case_events(session: AsyncSession, events: Sequence[ConsumedEvent]) -> None:
-    rows = []
-    for event in events:
-        payload = event.payload
-        if isinstance(payload, CaseEventV1) and payload.action == "created":
-            row = receipt_for(payload)
-            if row:
-                rows.append(row)
-    await record_messages(session, rows)
+def case_event_handler(settings: NotifySettings, *, base_url: str = "") -> BatchHandler:
+    async def handle_case_events(session: AsyncSession, events: Sequence[ConsumedEvent]) -> None:
+        case_events = [(e.id, e.payload) for e in events if isinstance(e.payload, CaseEventV1)]
+        book = await contacts.load(session, (p.case_id for _, p in case_events))
+        rows = []
+        for event_id, payload in case_events:
+            contact = contacts.observe(session, book, payload)
+            rows.extend(compose(payload, event_id, contact, settings=settings, base_url=base_url))
+        await session.flush()
+        await record_messages(session, rows)
+
+    return handle_case_events

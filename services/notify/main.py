@@ -1,22 +1,37 @@
-"""Notify service: receipts, progress, surveys to citizens; development message sink."""
+"""Notify service: receipts, progress, surveys to citizens; urge/supervise notices to departments;
+survey answers in; development message sink."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.notify.consumers import handle_case_events
+from services.notify.config import NotifySettings, get_notify_settings
+from services.notify.consumers import case_event_handler
+from services.notify.delivery.job import run_delivery
 from services.notify.message.routes import router as message_router
+from services.notify.survey.routes import router as survey_router
 from shared import topics
-from shared.app import ConsumerSpec, create_service_app
-from shared.settings import Settings
+from shared.app import ConsumerSpec, ServiceRuntime, create_service_app
+from shared.settings import Settings, get_settings
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, notify_settings: NotifySettings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    nsettings = notify_settings or get_notify_settings()
+
+    async def delivery(runtime: ServiceRuntime) -> None:
+        runtime.extras["notify_settings"] = nsettings
+        await run_delivery(runtime)
+
+    delivery.__name__ = "notify-delivery"
     return create_service_app(
         "notify",
-        routers=[message_router],
-        consumers=[ConsumerSpec(group="notify", topics=[topics.CASES], handler=handle_case_events)],
+        routers=[message_router, survey_router],
+        consumers=[ConsumerSpec(group="notify", topics=[topics.CASES],
+                                handler=case_event_handler(nsettings, base_url=settings.public_base_url))],
+        background=[delivery],
         settings=settings,
         title="Linkage notify",
-        description="SMS, WeChat and webhook messages to citizens and handlers; development sink at /dev/messages.",
+        description="SMS, WeChat and webhook messages to citizens and handlers (development sink at /dev/messages); "
+        "survey answers in (/api/v1/surveys/answers, /survey/{tracking_code}).",
     )

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
 from services.notify.message import service
+from services.notify.message.templates import mask_recipient
 from shared.app import SessionDep
 
 router = APIRouter(tags=["messages"])
@@ -23,6 +24,9 @@ class MessageOut(BaseModel):
     template: str
     body: str
     status: str
+    attempts: int = 0
+    sent_at: datetime | None = None
+    last_error: str | None = None
     created_at: datetime
 
 
@@ -40,7 +44,18 @@ async def development_sink(
 
 @router.get("/api/v1/deliveries", response_model=list[MessageOut])
 async def deliveries(
-    session: SessionDep, case_id: str | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    session: SessionDep,
+    case_id: str | None = None,
+    tracking_code: str | None = None,
+    status: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[MessageOut]:
-    rows = await service.list_messages(session, case_id=case_id, limit=limit)
-    return [MessageOut.model_validate(r) for r in rows]
+    """Delivery log for operators: phone numbers and openids masked (``138****8000``)."""
+    rows = await service.list_messages(session, case_id=case_id, tracking_code=tracking_code, status=status,
+                                       limit=limit)
+    out = []
+    for r in rows:
+        item = MessageOut.model_validate(r)
+        item.recipient = mask_recipient(r.channel, r.recipient)
+        out.append(item)
+    return out

@@ -1,75 +1,150 @@
-"""Compose citizen messages from case events and record them (development sink: nothing leaves)."""
+"""Compose messages from case events and record them ``pending`` (the delivery job sends them)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from ulid import ULID
 
+from services.notify.config import NotifySettings
+from services.notify.contact.models import Contact
+from services.notify.message import templates as t
 from services.notify.message.models import Message
-from shared import topics
+from shared.catalog import default_catalog
 from shared.events.cases import CaseEventV1
-from shared.events.notify import MessageDeliveredV1
-from shared.outbox import add_event
 
-TEMPLATES = {
-    "receipt": "【12345】您的诉求已受理，查询码{tracking_code}。我们将按时限办理并回复您，可凭查询码查询进度。",
+URGE_REASONS = {
+    "yellow": "办理时限已用80%（预警）",
+    "red": "已超过办理时限",
+    "whistle": "吹哨报到超时未报到",
 }
 
 
-def receipt_for(event: CaseEventV1) -> dict[str, object] | None:
-    """The receipt SMS/WeChat message for a newly created case, or None if nobody to tell."""
-    reporter = event.reporter
-    if reporter is None or reporter.anonymous:
-        return None
-    if reporter.wechat_openid:
-        channel, recipient = "wechat", reporter.wechat_openid
-    elif reporter.phone:
-        channel, recipient = "sms", reporter.phone
-    else:
-        return None
+def survey_link(base_url: str, token: str) -> str:
+    return f"{base_url.rstrip('/')}/api/v1/surveys/{token}"
+
+
+def _row(event: CaseEventV1, *, dedupe_key: str, channel: str, recipient: str, template: str,
+         body: str) -> dict[str, Any]:
     return {
         "id": str(ULID()),
-        "dedupe_key": f"receipt:{event.case_id}",
+        "dedupe_key": dedupe_key[:120],
         "case_id": event.case_id,
         "tracking_code": event.tracking_code,
         "channel": channel,
         "recipient": recipient,
-        "template": "receipt",
-        "body": TEMPLATES["receipt"].format(tracking_code=event.tracking_code),
-        "status": "sent",
+        "template": template,
+        "body": body,
+        "status": "pending",
+        "attempts": 0,
     }
 
 
-async def record_messages(session: AsyncSession, rows: Sequence[dict[str, object]]) -> int:
+def citizen_body(event: CaseEventV1, template: str, *, settings: NotifySettings, base_url: str = "",
+                 survey_token: str | None = None) -> tuple[str, str] | None:
+    """(template actually used, text) of the citizen message for ``event``, or None when there is nothing
+    to say (e.g. a merge without the master's code, a close right after a knowledge-base answer)."""
+    code = event.tracking_code
+    details = event.details or {}
+    if template == "receipt":
+        return template, t.render("receipt", code=code)
+    if template == "transferred":
+        service = str(details.get("service") or "110")
+        return template, t.render(template, code=code, service=service,
+                                  service_name=t.EMERGENCY_SERVICES.get(service, "相关部门"))
+    if template == "answered":
+        answer = t.shorten(str(details.get("text") or ""), settings.notify_answer_chars)
+        if not answer:
+            return "answered", t.render("answered_plain", code=code)
+        return template, t.render(template, code=code, answer=answer)
+    if template == "dispatched":
+        deadline = t.shanghai_time(details.get("deadline_at") or event.deadline)
+        part = f"，办理时限至{deadline}" if deadline else ""
+        return template, t.render(template, code=code, dept=t.department_name(event.lead), deadline_part=part)
+    if template == "replied":
+        summary = t.shorten(str(details.get("text") or "承办单位已办理完毕"), settings.notify_reply_summary_chars)
+        link = survey_link(base_url, survey_token or code)
+        return template, t.render(template, code=code, summary=summary, link=link)
+    if template == "merged":
+        master = details.get("master_tracking_code")
+        return (template, t.render(template, code=code, master=master)) if master else None
+    if template == "closed":
+        if event.from_state in ("answered", "transferred"):
+            return None
+        return template, t.render(template, code=code)
+    if template == "extension_approved":
+        deadline = t.shanghai_time(details.get("deadline_at") or event.deadline)
+        return template, t.render(template, code=code, deadline=deadline or "另行通知")
+    return template, t.render(template, code=code)
+
+
+def department_recipients(event: CaseEventV1) -> list[str]:
+    """Department codes an urge/supervise notice goes to: ``details.to`` (``CGJ``, ``CGJ:head``,
+    ``JJDD:center``, ``center:center``) reduced to department codes, else the lead."""
+    raw = event.details.get("to") or ([event.lead] if event.lead else [])
+    out: list[str] = []
+    for item in raw:
+        code = str(item).split(":", 1)[0]
+        if code == "center":
+            code = default_catalog().center().code
+        if code and code not in out:
+            out.append(code)
+    return out
+
+
+def department_body(event: CaseEventV1, template: str) -> str:
+    level = str(event.details.get("level") or "")
+    reason = URGE_REASONS.get(level) or t.shorten(event.reason, 40) or (
+        "请加快办理" if template == "urge" else "办理不力")
+    deadline = t.shanghai_time(event.deadline) or "规定时限"
+    return t.render(template, code=event.tracking_code, matter=t.matter_name(event.matter_code), reason=reason,
+                    deadline=deadline)
+
+
+def compose(event: CaseEventV1, event_id: str, contact: Contact | None, *, settings: NotifySettings,
+            base_url: str = "") -> list[dict[str, Any]]:
+    """The message rows one case event leads to (citizen and/or departments)."""
+    rows: list[dict[str, Any]] = []
+    template = t.CITIZEN_TEMPLATES.get(event.action)
+    if template and contact is not None and contact.channel and contact.recipient:
+        composed = citizen_body(event, template, settings=settings, base_url=base_url,
+                                survey_token=contact.survey_token)
+        if composed is not None:
+            used, body = composed
+            key = f"receipt:{event.case_id}" if used == "receipt" else f"{used}:{event.case_id}:{event_id}"
+            rows.append(_row(event, dedupe_key=key, channel=contact.channel, recipient=contact.recipient,
+                             template=used, body=body))
+    dept_template = t.DEPARTMENT_TEMPLATES.get(event.action)
+    if dept_template:
+        body = department_body(event, dept_template)
+        for dept in department_recipients(event):
+            rows.append(_row(event, dedupe_key=f"{dept_template}:{event.case_id}:{event_id}:{dept}",
+                             channel="webhook", recipient=dept, template=dept_template, body=body))
+    return rows
+
+
+async def record_messages(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert pending messages; a dedupe key seen before is skipped. Returns how many were new."""
     if not rows:
         return 0
     stmt = insert(Message).values(list(rows)).on_conflict_do_nothing(index_elements=["dedupe_key"])
-    stmt = stmt.returning(Message.id, Message.case_id, Message.tracking_code, Message.channel, Message.template)
-    created = (await session.execute(stmt)).all()
-    now = datetime.now(UTC)
-    for msg_id, case_id, code, channel, template in created:
-        add_event(
-            session,
-            topics.DELIVERIES,
-            MessageDeliveredV1(message_id=msg_id, case_id=case_id, tracking_code=code, channel=channel,
-                               template=template, status="sent", at=now),
-            key=case_id or msg_id,
-            source="notify",
-        )
+    created = (await session.execute(stmt.returning(Message.id))).all()
     return len(created)
 
 
 async def list_messages(
-    session: AsyncSession, *, tracking_code: str | None = None, case_id: str | None = None, limit: int = 100
+    session: AsyncSession, *, tracking_code: str | None = None, case_id: str | None = None,
+    status: str | None = None, limit: int = 100,
 ) -> list[Message]:
-    stmt = select(Message).order_by(Message.created_at.desc()).limit(limit)
+    stmt = select(Message).order_by(Message.created_at.desc(), Message.id.desc()).limit(limit)
     if tracking_code:
         stmt = stmt.where(Message.tracking_code == tracking_code)
     if case_id:
         stmt = stmt.where(Message.case_id == case_id)
+    if status:
+        stmt = stmt.where(Message.status == status)
     return list((await session.execute(stmt)).scalars())

@@ -1,0 +1,44 @@
+"""Notify-only settings (prefix ``LINKAGE_``): channel providers, delivery retries.
+
+When a provider URL is empty the channel goes to the development sink (the ``messages`` table,
+status ``sent``, visible at ``/dev/messages``) and nothing leaves the machine.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class NotifySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LINKAGE_", env_file=None, extra="ignore")
+
+    sms_url: str = Field(default="", description="SMS gateway endpoint (POST JSON); empty = development sink.")
+    sms_api_key: str = ""
+    sms_sign: str = "12345"
+    wechat_api_url: str = Field(
+        default="", description="WeChat template message endpoint (message/template/send); empty = development sink."
+    )
+    wechat_access_token: str = ""
+    wechat_template_id: str = "linkage-case-progress"
+    notify_webhook_urls: dict[str, str] = Field(
+        default_factory=dict, description='Department code → webhook URL (JSON, e.g. {"CGJ": "https://..."}).'
+    )
+    notify_webhook_default_url: str = Field(default="", description="Webhook for departments not listed above.")
+
+    notify_max_attempts: int = 5
+    notify_backoff_s: float = 2.0
+    notify_backoff_max_s: float = 600.0
+    notify_lease_s: float = 60.0
+    notify_poll_interval_s: float = 0.2
+    notify_batch_size: int = 50
+    notify_send_timeout_s: float = 5.0
+    notify_reply_summary_chars: int = 60
+    notify_answer_chars: int = 200
+
+
+@lru_cache(maxsize=1)
+def get_notify_settings() -> NotifySettings:
+    return NotifySettings()

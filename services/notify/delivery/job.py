@@ -1,0 +1,144 @@
+"""The delivery job: send ``pending`` messages through their channel adapter, outside any consumer.
+
+A pass claims due messages with ``FOR UPDATE SKIP LOCKED`` (any number of notify replicas), counts the
+attempt and leases them (``next_attempt_at`` = now + lease) in one short transaction, sends without a
+transaction open, then records the outcome: ``sent``; ``pending`` again with exponential backoff; or
+``failed`` after ``notify_max_attempts``. A process that dies mid-send leaves the lease to expire and the
+message is tried again. Final outcomes are published as ``MessageDeliveredV1`` through the outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from prometheus_client import Counter
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from services.notify.config import NotifySettings, get_notify_settings
+from services.notify.delivery.adapters import Adapters, SendResult
+from services.notify.message.models import Message
+from shared import topics
+from shared.events.notify import MessageDeliveredV1
+from shared.logging import get_logger
+from shared.outbox import add_event
+
+if TYPE_CHECKING:
+    from shared.app import ServiceRuntime
+
+log = get_logger(__name__)
+
+DELIVERIES = Counter("linkage_notify_deliveries_total", "Send attempts by channel and outcome",
+                     ["channel", "outcome"])
+
+
+def backoff(settings: NotifySettings, attempts: int) -> timedelta:
+    """Delay before attempt ``attempts + 1``: base × 2^(attempts-1), capped, ±10 % jitter."""
+    base = settings.notify_backoff_s * (2 ** max(attempts - 1, 0))
+    delay = min(base, settings.notify_backoff_max_s) * random.uniform(0.9, 1.1)  # noqa: S311 - jitter
+    return timedelta(seconds=delay)
+
+
+async def _claim(session: AsyncSession, settings: NotifySettings, now: datetime) -> list[Message]:
+    stmt = (
+        select(Message)
+        .where(Message.status == "pending", Message.next_attempt_at <= now)
+        .order_by(Message.next_attempt_at, Message.id)
+        .limit(settings.notify_batch_size)
+        .with_for_update(skip_locked=True)
+    )
+    messages = list((await session.execute(stmt)).scalars())
+    for m in messages:
+        m.attempts = (m.attempts or 0) + 1
+        m.next_attempt_at = now + timedelta(seconds=settings.notify_lease_s)
+    return messages
+
+
+async def _send(adapters: Adapters, message: Message, limit_s: float) -> SendResult:
+    try:
+        async with asyncio.timeout(limit_s):
+            return await adapters.for_message(message).send(message)
+    except TimeoutError:
+        return SendResult("retry", "timeout")
+    except Exception as exc:  # noqa: BLE001 - an adapter bug must not stop the job; retried, then failed
+        log.exception("channel adapter raised", message_id=message.id, channel=message.channel)
+        return SendResult("retry", f"adapter error: {exc!r}")
+
+
+async def deliver_once(
+    maker: async_sessionmaker[AsyncSession], adapters: Adapters, settings: NotifySettings,
+    *, now: datetime | None = None,
+) -> dict[str, int]:
+    """One pass; returns counts by outcome (``sent``, ``retry``, ``failed``)."""
+    now = now or datetime.now(UTC)
+    async with maker() as session, session.begin():
+        messages = await _claim(session, settings, now)
+    counts = {"sent": 0, "retry": 0, "failed": 0}
+    if not messages:
+        return counts
+    results = await asyncio.gather(*(_send(adapters, m, settings.notify_send_timeout_s * 2) for m in messages))
+    done = datetime.now(UTC)
+    async with maker() as session, session.begin():
+        for message, result in zip(messages, results, strict=True):
+            status = result.status
+            if status == "retry" and message.attempts >= settings.notify_max_attempts:
+                status = "failed"
+            values: dict[str, object] = {"last_error": result.error}
+            if status == "sent":
+                values.update(status="sent", sent_at=done, next_attempt_at=None)
+            elif status == "failed":
+                values.update(status="failed", next_attempt_at=None)
+            else:
+                values.update(next_attempt_at=done + backoff(settings, message.attempts))
+            guarded = (
+                update(Message)
+                .where(Message.id == message.id, Message.status == "pending", Message.attempts == message.attempts)
+                .values(**values)
+            )
+            changed = (await session.execute(guarded)).rowcount  # type: ignore[attr-defined]
+            if not changed:
+                continue  # our lease expired and another pass took it over
+            counts[status] += 1
+            DELIVERIES.labels(message.channel, status).inc()
+            if status == "retry":
+                log.warning("message delivery failed; will retry", message_id=message.id, channel=message.channel,
+                            attempts=message.attempts, error=result.error)
+                continue
+            if status == "failed":
+                log.error("message delivery failed for good", message_id=message.id, channel=message.channel,
+                          attempts=message.attempts, error=result.error)
+            add_event(
+                session, topics.DELIVERIES,
+                MessageDeliveredV1(message_id=message.id, case_id=message.case_id, tracking_code=message.tracking_code,
+                                   channel=message.channel, template=message.template, status=status, at=done),
+                key=message.case_id or message.id, source="notify",
+            )
+    return counts
+
+
+async def run_delivery(runtime: ServiceRuntime) -> None:
+    """Background job of the notify service: deliver due messages; drain a backlog without sleeping."""
+    settings = runtime.extras.get("notify_settings") or get_notify_settings()
+    adapters = Adapters(settings)
+    log.info("delivery job started", sms=adapters.sms.name, wechat=adapters.wechat.name,
+             max_attempts=settings.notify_max_attempts)
+    try:
+        while True:
+            try:
+                counts = await deliver_once(runtime.sessionmaker, adapters, settings)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - database restarts: log and go on
+                log.warning("delivery pass failed; retrying", error=repr(exc))
+                await asyncio.sleep(settings.notify_poll_interval_s * 5)
+                continue
+            handled = sum(counts.values())
+            if handled:
+                runtime.relay.wake()
+            if handled < settings.notify_batch_size:
+                await asyncio.sleep(settings.notify_poll_interval_s)
+    finally:
+        await adapters.aclose()
