@@ -34,7 +34,8 @@ def make_engine(settings: Settings, schema: str, *, pool_size: int | None = None
         asyncpg_url(settings.database_url),
         pool_size=pool_size or settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
-        pool_pre_ping=True,
+        pool_pre_ping=False,  # a round trip per checkout; broken connections are replaced on error
+        pool_recycle=1800,
         connect_args={"server_settings": {"search_path": f"{schema},public", "timezone": "UTC"}},
     )
 
