@@ -56,7 +56,9 @@ def _replied_case(stack: Stack, keys: dict[str, dict[str, str]], phone: str) -> 
                           params={"complaint_id": complaint["id"]}).json()["items"]
         return items[0] if items else None
 
-    case: dict[str, Any] = wait_until(opened, message="case opened")
+    found = wait_until(opened, message="case opened")
+    assert found is not None
+    case: dict[str, Any] = found
     assert case["state"] != "merged", case
     if case["state"] == "triage":
         r = httpx.post(f"{url}/api/v1/dispatch/cases/{case['id']}/dispatch", headers=dk, json={"lead": "CGJ"})

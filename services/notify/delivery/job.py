@@ -42,10 +42,15 @@ def backoff(settings: NotifySettings, attempts: int) -> timedelta:
     return timedelta(seconds=delay)
 
 
-async def _claim(session: AsyncSession, settings: NotifySettings, now: datetime) -> list[Message]:
+async def _claim(
+    session: AsyncSession, settings: NotifySettings, now: datetime, case_id: str | None = None
+) -> list[Message]:
+    conditions = [Message.status == "pending", Message.next_attempt_at <= now]
+    if case_id is not None:
+        conditions.append(Message.case_id == case_id)
     stmt = (
         select(Message)
-        .where(Message.status == "pending", Message.next_attempt_at <= now)
+        .where(*conditions)
         .order_by(Message.next_attempt_at, Message.id)
         .limit(settings.notify_batch_size)
         .with_for_update(skip_locked=True)
@@ -70,12 +75,12 @@ async def _send(adapters: Adapters, message: Message, limit_s: float) -> SendRes
 
 async def deliver_once(
     maker: async_sessionmaker[AsyncSession], adapters: Adapters, settings: NotifySettings,
-    *, now: datetime | None = None,
+    *, now: datetime | None = None, case_id: str | None = None,
 ) -> dict[str, int]:
-    """One pass; returns counts by outcome (``sent``, ``retry``, ``failed``)."""
+    """One pass (optionally over one case's messages only); returns counts by outcome."""
     now = now or datetime.now(UTC)
     async with maker() as session, session.begin():
-        messages = await _claim(session, settings, now)
+        messages = await _claim(session, settings, now, case_id)
     counts = {"sent": 0, "retry": 0, "failed": 0}
     if not messages:
         return counts

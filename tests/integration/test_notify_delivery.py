@@ -1,0 +1,211 @@
+"""Notify on real PostgreSQL: the case-event consumer's contact book and messages, the delivery job's
+retries/backoff/failure, survey answers' validation and outbox event.
+
+The session's stack may run a notify process on the same schema, so every test works on its own case id
+and the delivery passes run at a time far ahead (``now``) on that case only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from ulid import ULID
+
+from services.notify.config import NotifySettings
+from services.notify.consumers import case_event_handler
+from services.notify.contact.models import Contact
+from services.notify.delivery.adapters import Adapters, SendResult
+from services.notify.delivery.job import deliver_once
+from services.notify.message.models import Message
+from services.notify.survey.service import AlreadyAnswered, NotAwaitingSurvey, submit
+from shared import topics
+from shared.consumer import ConsumedEvent
+from shared.db import make_engine, make_sessionmaker
+from shared.events import Envelope
+from shared.events.cases import case_event
+from shared.events.complaints import Reporter
+from shared.outbox import OutboxRow
+from shared.settings import Settings
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+NOW = dt.datetime.now(dt.UTC)
+AHEAD = NOW + dt.timedelta(days=30)
+SETTINGS = NotifySettings(notify_max_attempts=3, notify_backoff_s=3600, notify_backoff_max_s=4 * 3600)
+
+
+@pytest.fixture(scope="session")
+async def maker(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = make_engine(settings, "notify", pool_size=2)
+    try:
+        yield make_sessionmaker(engine)
+    finally:
+        await engine.dispose()
+
+
+def _consumed(action: str, case_id: str, code: str, **fields: Any) -> ConsumedEvent:
+    payload = case_event(action, case_id=case_id, tracking_code=code, at=NOW, **fields)
+    envelope = Envelope(id=str(ULID()), source="dispatch", type=payload.event_type, time=NOW,
+                        data=payload.model_dump(mode="json"))
+    return ConsumedEvent(envelope=envelope, payload=payload, topic=topics.CASES, partition=0, offset=0, key=case_id)
+
+
+async def _apply(maker: async_sessionmaker[AsyncSession], events: Sequence[ConsumedEvent]) -> None:
+    async with maker() as session, session.begin():
+        await case_event_handler(SETTINGS, base_url="https://x.test")(session, events)
+
+
+async def _messages(maker: async_sessionmaker[AsyncSession], case_id: str) -> list[Message]:
+    async with maker() as session:
+        stmt = select(Message).where(Message.case_id == case_id).order_by(Message.created_at, Message.id)
+        return list((await session.execute(stmt)).scalars())
+
+
+def _ids() -> tuple[str, str]:
+    case_id = str(ULID())
+    return case_id, "T" + case_id[-11:]
+
+
+async def test_contact_book_state_and_idempotent_messages(maker: async_sessionmaker[AsyncSession]) -> None:
+    case_id, code = _ids()
+    created = _consumed("created", case_id, code, to_state="accepted", reporter=Reporter(phone="13800138000"))
+    dispatched = _consumed("dispatched", case_id, code, from_state="accepted", to_state="dispatched", lead="CGJ")
+    await _apply(maker, [created, dispatched])
+    await _apply(maker, [created, dispatched])  # redelivered: the dedupe keys hold
+    replied = _consumed("replied", case_id, code, from_state="in_progress", to_state="replied",
+                        details={"text": "已处理"})
+    await _apply(maker, [replied])
+    messages = await _messages(maker, case_id)
+    assert [m.template for m in messages] == ["receipt", "dispatched", "replied"]
+    assert {m.recipient for m in messages} == {"13800138000"}
+    async with maker() as session:
+        contact = await session.get(Contact, case_id)
+    assert contact is not None and contact.state == "replied" and contact.survey_round == 1
+    assert contact.survey_token and f"https://x.test/api/v1/surveys/{contact.survey_token}" in messages[2].body
+
+
+async def test_events_of_a_case_never_seen_created_track_state_without_a_recipient(
+    maker: async_sessionmaker[AsyncSession],
+) -> None:
+    case_id, code = _ids()
+    await _apply(maker, [_consumed("replied", case_id, code, to_state="replied")])
+    async with maker() as session:
+        contact = await session.get(Contact, case_id)
+    assert contact is not None and contact.channel is None and contact.state == "replied"
+    assert await _messages(maker, case_id) == []
+
+
+class Scripted:
+    """An adapter answering from a script, recording what it was asked to send."""
+
+    name = "scripted"
+
+    def __init__(self, *outcomes: SendResult) -> None:
+        self.outcomes = list(outcomes)
+        self.sent: list[str] = []
+
+    async def send(self, message: Message) -> SendResult:
+        self.sent.append(message.id)
+        return self.outcomes.pop(0)
+
+
+class Boom:
+    name = "boom"
+
+    async def send(self, message: Message) -> SendResult:
+        raise RuntimeError("adapter bug")
+
+
+def _adapters(adapter: Any) -> Adapters:
+    adapters = Adapters(SETTINGS)
+    adapters.sms = adapter
+    return adapters
+
+
+async def _pending_message(maker: async_sessionmaker[AsyncSession]) -> str:
+    """A pending message due only at AHEAD: out of reach of a delivery job running at the real time."""
+    case_id, code = _ids()
+    async with maker() as session, session.begin():
+        session.add(Message(id=str(ULID()), dedupe_key=f"receipt:{case_id}", case_id=case_id, tracking_code=code,
+                            channel="sms", recipient="13800138000", template="receipt", body="【12345】测试",
+                            status="pending", attempts=0, next_attempt_at=AHEAD))
+    return case_id
+
+
+async def test_retry_with_backoff_then_sent(maker: async_sessionmaker[AsyncSession]) -> None:
+    case_id = await _pending_message(maker)
+    adapter = Scripted(SendResult("retry", "HTTP 503"), SendResult("sent"))
+    adapters = _adapters(adapter)
+    assert await deliver_once(maker, adapters, SETTINGS, now=AHEAD, case_id=case_id) == \
+        {"sent": 0, "retry": 1, "failed": 0}
+    (m,) = await _messages(maker, case_id)
+    assert m.status == "pending" and m.attempts == 1 and m.last_error == "HTTP 503"
+    assert m.next_attempt_at is not None
+    wait = (m.next_attempt_at - dt.datetime.now(dt.UTC)).total_seconds()
+    assert 0.85 * 3600 < wait < 1.15 * 3600
+    # not due yet at the real time
+    assert sum((await deliver_once(maker, adapters, SETTINGS, case_id=case_id)).values()) == 0
+    assert await deliver_once(maker, adapters, SETTINGS, now=AHEAD, case_id=case_id) == \
+        {"sent": 1, "retry": 0, "failed": 0}
+    (m,) = await _messages(maker, case_id)
+    assert m.status == "sent" and m.attempts == 2 and m.sent_at is not None and m.last_error is None
+    assert adapter.sent == [m.id, m.id]
+    async with maker() as session:
+        rows = (await session.execute(select(OutboxRow).where(OutboxRow.topic == topics.DELIVERIES,
+                                                              OutboxRow.key == case_id))).scalars().all()
+    assert len(rows) == 1
+
+
+async def test_failed_after_max_attempts_and_adapter_errors_count(maker: async_sessionmaker[AsyncSession]) -> None:
+    case_id = await _pending_message(maker)
+    adapters = _adapters(Boom())
+    for _ in range(3):
+        await deliver_once(maker, adapters, SETTINGS, now=AHEAD, case_id=case_id)
+    (m,) = await _messages(maker, case_id)
+    assert m.status == "failed" and m.attempts == 3 and "adapter bug" in (m.last_error or "")
+    assert sum((await deliver_once(maker, adapters, SETTINGS, now=AHEAD, case_id=case_id)).values()) == 0
+
+
+async def test_permanent_refusal_fails_at_once(maker: async_sessionmaker[AsyncSession]) -> None:
+    case_id = await _pending_message(maker)
+    await deliver_once(maker, _adapters(Scripted(SendResult("failed", "HTTP 400"))), SETTINGS, now=AHEAD,
+                       case_id=case_id)
+    (m,) = await _messages(maker, case_id)
+    assert m.status == "failed" and m.attempts == 1
+
+
+async def test_survey_answer_once_per_round_and_only_when_replied(maker: async_sessionmaker[AsyncSession]) -> None:
+    case_id, code = _ids()
+    await _apply(maker, [_consumed("created", case_id, code, to_state="dispatched",
+                                   reporter=Reporter(phone="13800138000"))])
+    async with maker() as session, session.begin():
+        contact = await session.get(Contact, case_id)
+        assert contact is not None
+        with pytest.raises(NotAwaitingSurvey):
+            await submit(session, contact, "满意")
+    await _apply(maker, [_consumed("replied", case_id, code, to_state="replied")])
+    async with maker() as session, session.begin():
+        contact = await session.get(Contact, case_id)
+        assert contact is not None
+        answer = await submit(session, contact, "不满意", comment="  还没修好 ", channel="web")
+        assert answer.result == "不满意" and answer.comment == "还没修好" and answer.survey_round == 1
+    async with maker() as session, session.begin():
+        contact = await session.get(Contact, case_id)
+        assert contact is not None
+        with pytest.raises(AlreadyAnswered):
+            await submit(session, contact, "满意")
+        rows = (await session.execute(select(OutboxRow).where(OutboxRow.topic == topics.FEEDBACK,
+                                                              OutboxRow.key == case_id))).scalars().all()
+        assert len(rows) == 1 and rows[0].event_type == "cn.linkage.feedback.survey_answered.v1"
+    # reopened and replied again: a new round may be answered
+    await _apply(maker, [_consumed("reopened", case_id, code, to_state="dispatched"),
+                         _consumed("replied", case_id, code, to_state="replied")])
+    async with maker() as session, session.begin():
+        contact = await session.get(Contact, case_id)
+        assert contact is not None and contact.survey_round == 2
+        assert (await submit(session, contact, "满意")).survey_round == 2
