@@ -91,7 +91,8 @@ def test_analytics_projection_display_endpoints_and_open_data(stack: Stack, keys
         return o if o["volume"] >= before["volume"] + 3 and o["urged"] >= before["urged"] + 1 \
             and o["on_time"]["replied"] >= before["on_time"]["replied"] + 1 else None
 
-    o: dict[str, Any] = wait_until(counted, message="analytics counted the new cases")
+    o = wait_until(counted, message="analytics counted the new cases")
+    assert o is not None
     assert o["day"] == datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
     hotline = next(c for c in o["by_channel"] if c["code"] == "hotline")
     assert hotline["name"] == "12345热线" and hotline["count"] >= 3

@@ -7,14 +7,14 @@ from typing import Any
 
 from services.analytics.stats.names import grid_name, mask_tracking_code, street_name
 from services.analytics.stats.service import count_key, fold_status
-from shared.events.cases import case_event
+from shared.events.cases import CaseEventV1, case_event
 from shared.events.complaints import PlaceRef
 
 T0 = datetime(2026, 11, 24, 16, 30, tzinfo=UTC)  # 00:30 on the 25th in Asia/Shanghai
 DUE = T0 + timedelta(days=5)
 
 
-def _event(action: str, to_state: str, at: datetime, **extra: Any):  # type: ignore[no-untyped-def]
+def _event(action: str, to_state: str, at: datetime, **extra: Any) -> CaseEventV1:
     return case_event(action, case_id="C1", tracking_code="261125ABCDEF", to_state=to_state, at=at,
                       channel="hotline", category="CG", lead="CGJ", deadline=DUE, received_at=T0,
                       place=PlaceRef(street_code="S01", grid_code="S01C02G07"), **extra)
