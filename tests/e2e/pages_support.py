@@ -48,5 +48,6 @@ def file_complaint(stack: Stack, dispatcher_key: str, **overrides: Any) -> dict[
                           params={"complaint_id": complaint_id}, timeout=10).json()["items"]
         return items[0] if items else None
 
-    case: dict[str, Any] = wait_until(opened, message="case opened by dispatch")
+    case = wait_until(opened, message="case opened by dispatch")
+    assert case is not None
     return case
