@@ -96,6 +96,8 @@ def test_survey_answer_satisfied_closes_the_case(stack: Stack, keys: dict[str, d
     token = body.split("/api/v1/surveys/")[1].split("评价")[0].split()[0]
     link = httpx.get(f"{stack.url('notify')}/api/v1/surveys/{token}").json()
     assert link["tracking_code"] == code and link["awaiting_answer"] is True
+    browser = httpx.get(f"{stack.url('notify')}/api/v1/surveys/{token}", headers={"Accept": "text/html"})
+    assert browser.headers["content-type"].startswith("text/html") and "基本满意" in browser.text
     page = httpx.get(f"{stack.url('notify')}/survey/{code}")
     assert page.status_code == 200 and "满意" in page.text and "基本满意" in page.text and "不满意" in page.text
 
@@ -105,6 +107,7 @@ def test_survey_answer_satisfied_closes_the_case(stack: Stack, keys: dict[str, d
     assert _answer(stack, tracking_code=code, answer="2").status_code == 409
 
     wait_until(lambda: _track(stack, code)["state"] == "closed", message="dispatch closed the case")
+    assert "已评价" in httpx.get(f"{stack.url('notify')}/survey/{code}").text
     closed = wait_until(lambda: _messages(stack, code, "closed"), message="closed notice")
     assert len(closed) == 1
     again = _answer(stack, tracking_code=code, answer="满意")

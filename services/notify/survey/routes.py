@@ -7,7 +7,7 @@ import json
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field, field_validator
 
@@ -113,7 +113,7 @@ async def answer_by_token(token: str, body: AnswerFields, session: SessionDep, r
 
 
 @router.get("/survey/{tracking_code}", response_class=HTMLResponse)
-async def survey_page(tracking_code: str, session: SessionDep, request: Request) -> HTMLResponse:
+async def survey_page(tracking_code: str, session: SessionDep) -> HTMLResponse:
     """The citizen's survey page: three buttons that post the answer."""
     contact = await contacts.by_tracking_code(session, tracking_code)
     if contact is None:
