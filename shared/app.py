@@ -13,7 +13,9 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import make_asgi_app
+from pydantic import ValidationError
 from sqlalchemy import text
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -177,7 +179,7 @@ class _BodyTooLarge(Exception):
     pass
 
 
-def validation_error_body(exc: RequestValidationError) -> dict[str, Any]:
+def validation_error_body(exc: RequestValidationError | ValidationError) -> dict[str, Any]:
     problems = []
     for err in exc.errors():
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body",)]
@@ -190,6 +192,24 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse(validation_error_body(exc), status_code=422)
+
+    @app.exception_handler(ValidationError)
+    async def on_model_error(request: Request, exc: ValidationError) -> JSONResponse:
+        # a model built inside a route from request data (not the request body itself)
+        return JSONResponse(validation_error_body(exc), status_code=422)
+
+    @app.exception_handler(DBAPIError)
+    async def on_database_error(request: Request, exc: DBAPIError) -> JSONResponse:
+        """Never a bare 500 from the database: bad values 422, constraint clashes 409, outages 503."""
+        if isinstance(exc, DataError):
+            body, status = {"error": "invalid_input", "message": "a value cannot be stored (invalid characters "
+                            "or out of range)"}, 422
+        elif isinstance(exc, IntegrityError):
+            body, status = {"error": "conflict", "message": "the request conflicts with stored data"}, 409
+        else:
+            log.error("database error", path=request.url.path, error=repr(exc)[:500])
+            body, status = {"error": "database_unavailable", "message": "the database is unavailable; retry"}, 503
+        return JSONResponse(body, status_code=status)
 
     @app.exception_handler(DomainError)
     async def on_domain_error(request: Request, exc: DomainError) -> JSONResponse:

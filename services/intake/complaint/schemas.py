@@ -8,9 +8,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from shared.events.complaints import Attachment, Channel, EmergencyFlag, GeoPoint, Kind, PlaceRef, Reporter
+from shared.validation import CleanStr
 
 MAX_TEXT = 4000
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT)]
+Text = Annotated[CleanStr, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT)]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9\-]{2,19}$")]
 
 
@@ -18,10 +19,10 @@ class ComplaintDraft(BaseModel):
     """A channel-independent complaint before it is stored (what every channel builds)."""
 
     channel: Channel
-    channel_key: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    channel_key: Annotated[CleanStr, StringConstraints(min_length=1, max_length=128)]
     text: Text
     kind: Kind | None = None
-    address: str | None = Field(default=None, max_length=300)
+    address: CleanStr | None = Field(default=None, max_length=300)
     location: GeoPoint | None = None
     place: PlaceRef | None = None
     address_status: Literal["resolved", "ambiguous", "unresolved", "none"] = "none"
@@ -33,7 +34,7 @@ class ComplaintDraft(BaseModel):
     emergency: EmergencyFlag | None = None
     solved_on_spot: bool = False
     outside_own_grid: bool = False
-    operator_id: str | None = Field(default=None, max_length=64)
+    operator_id: CleanStr | None = Field(default=None, max_length=64)
     received_at: datetime | None = None
 
 
@@ -51,14 +52,14 @@ class HotlineComplaintIn(BaseModel):
         }]
     })
 
-    call_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    call_id: Annotated[CleanStr, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
     caller_phone: Phone
-    caller_name: str | None = Field(default=None, max_length=50)
+    caller_name: CleanStr | None = Field(default=None, max_length=50)
     text: Text
-    address: str | None = Field(default=None, max_length=300)
+    address: CleanStr | None = Field(default=None, max_length=300)
     kind: Kind | None = None
     matter_code: str | None = Field(default=None, max_length=16)
-    operator_id: str | None = Field(default=None, max_length=64)
+    operator_id: CleanStr | None = Field(default=None, max_length=64)
     lon: float | None = Field(default=None, ge=-180, le=180)
     lat: float | None = Field(default=None, ge=-90, le=90)
 

@@ -24,11 +24,16 @@ class DecryptError(Exception):
 
 
 def make_signature(*parts: str) -> str:
-    return hashlib.sha1("".join(sorted(parts)).encode()).hexdigest()
+    return hashlib.sha1("".join(sorted(parts)).encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _same_signature(expected: str, given: str) -> bool:
+    # compare bytes: hmac.compare_digest refuses str with non-ASCII characters (a 500 on garbage input)
+    return hmac.compare_digest(expected.encode(), given.lower().encode("utf-8", "surrogatepass"))
 
 
 def check_signature(token: str, signature: str, timestamp: str, nonce: str) -> bool:
-    return hmac.compare_digest(make_signature(token, timestamp, nonce), signature.lower())
+    return _same_signature(make_signature(token, timestamp, nonce), signature)
 
 
 class SafeMode:
@@ -43,7 +48,7 @@ class SafeMode:
 
     def decrypt(self, encrypt: str, msg_signature: str, timestamp: str, nonce: str) -> str:
         """The inner XML of an encrypted message (signature checked first)."""
-        if not hmac.compare_digest(make_signature(self.token, timestamp, nonce, encrypt), msg_signature.lower()):
+        if not _same_signature(make_signature(self.token, timestamp, nonce, encrypt), msg_signature):
             raise SignatureError("msg_signature does not match")
         try:
             xml: str = self._crypto.decrypt_message({"Encrypt": encrypt}, msg_signature, timestamp, nonce)
@@ -57,7 +62,7 @@ class SafeMode:
 
     def decrypt_echo(self, echostr: str, msg_signature: str, timestamp: str, nonce: str) -> str:
         """Safe-mode URL verification: check ``msg_signature`` over the echostr and decrypt it."""
-        if not hmac.compare_digest(make_signature(self.token, timestamp, nonce, echostr), msg_signature.lower()):
+        if not _same_signature(make_signature(self.token, timestamp, nonce, echostr), msg_signature):
             raise SignatureError("msg_signature does not match")
         try:
             text: str = PrpCrypto(self._crypto.key).decrypt(echostr, self.appid)
