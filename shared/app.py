@@ -53,6 +53,7 @@ class ServiceRuntime:
     relay: OutboxRelay = field(init=False)
     consumers: list[EventConsumer] = field(default_factory=list)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    background_tasks: list[asyncio.Task[None]] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
 
     async def start(self) -> None:
@@ -74,8 +75,10 @@ class ServiceRuntime:
             )
             self.consumers.append(consumer)
             self._spawn(consumer.run(), f"consumer-{spec.group}")
+        graceful = len(self.tasks)
         for job in self.background:
             self._spawn(job(self), getattr(job, "__name__", "job"))
+        self.background_tasks = self.tasks[graceful:]
 
     def _spawn(self, coro: Awaitable[None], name: str) -> None:
         async def guarded() -> None:
@@ -90,6 +93,9 @@ class ServiceRuntime:
         self.tasks.append(asyncio.create_task(guarded(), name=name))
 
     async def stop(self) -> None:
+        # background jobs work in short transactions: cancelling them rolls back at most one step
+        for task in self.background_tasks:
+            task.cancel()
         for consumer in self.consumers:
             consumer.stop()
         self.relay.stop()
