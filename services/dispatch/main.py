@@ -10,7 +10,6 @@ from services.dispatch.api.track import router as track_router
 from services.dispatch.case.routes import router as case_router
 from services.dispatch.consumers import handle_complaints
 from services.dispatch.duplicate.routes import router as duplicate_router
-from services.dispatch.sla.consumers import handle_case_events
 from services.dispatch.sla.readiness import calendar_readiness
 from services.dispatch.sla.service import run_scanner
 from services.dispatch.survey.service import handle_feedback
@@ -27,7 +26,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         consumers=[
             ConsumerSpec(group="dispatch", topics=[topics.COMPLAINTS], handler=handle_complaints),
             ConsumerSpec(group="dispatch-feedback", topics=[topics.FEEDBACK], handler=handle_feedback),
-            ConsumerSpec(group="dispatch-sla", topics=[topics.CASES], handler=handle_case_events),
         ],
         readiness_checks=[calendar_readiness],
         background=[run_scanner],

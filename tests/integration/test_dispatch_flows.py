@@ -37,7 +37,7 @@ def complaint(**overrides: object) -> ComplaintReceivedV1:
         "channel_key": uid,
         "kind": "投诉",
         "text": "小区门口每天早上都有人摆摊卖菜，人行道都走不通了",
-        "place": PlaceRef(street_code="S03", grid_code="G0301"),
+        "place": PlaceRef(street_code="S03", grid_code=f"G{uid[:8]}"),  # apart: no duplicate merging
         "matter_code": "CG001",
         "received_at": datetime(2026, 9, 29, 2, 0, tzinfo=UTC),
     }

@@ -21,8 +21,10 @@ from shared.outbox import add_event
 
 async def open_cases(session: AsyncSession, events: Sequence[ComplaintReceivedV1]) -> list[Case]:
     """Create one case per complaint (a complaint seen before is ignored), record ``created`` and route it:
-    transfer (emergency), answer + close (knowledge base), dispatch, or triage. Flushes."""
+    transfer (emergency), answer + close (knowledge base), merge into an open duplicate, dispatch, or
+    triage. Flushes. (Timers follow from the transitions: see sla.service.on_case_transition.)"""
     from services.dispatch.case import flows  # flows builds on this module
+    from services.dispatch.duplicate.service import merge_or_suggest
 
     if not events:
         return []
@@ -43,6 +45,8 @@ async def open_cases(session: AsyncSession, events: Sequence[ComplaintReceivedV1
         flows.append_history(session, case, "created", from_state=None, actor="intake", reason=None,
                              details={"channel": case.channel, "kind": case.kind}, public=True, at=now)
         stage_case_event(session, case, "created", from_state=None, at=now)
+        if decision.outcome not in ("transfer", "answer") and await merge_or_suggest(session, case) is not None:
+            continue  # 并单: a duplicate of an open case follows that case instead of being routed
         await flows.route_case(session, case, decision, now=now)
     return cases
 
