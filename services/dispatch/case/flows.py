@@ -125,9 +125,13 @@ async def transition(
     reason: str | None = None,
     now: datetime | None = None,
     public: bool | None = None,
+    defer: bool = False,
     **details: Any,
 ) -> CaseHistory:
     """Apply one action to ``case``: state machine check, row update, history entry, outbox event.
+
+    ``defer=True`` (only for cases created in the same transaction, which nobody else can hold) leaves
+    the flush and the SLA timers to the caller, so a batch of new cases is written in a few statements.
 
     ``action`` is a command (``sign``, ``approve_extension`` …) or its recorded name (``signed`` …).
     ``details`` are action parameters, recorded in history and in the event's ``details``:
@@ -161,6 +165,8 @@ async def transition(
     )
     stage_case_event(session, case, recorded, from_state=before.state, at=now, actor=actor, reason=reason,
                      details=entry.details)
+    if defer:
+        return entry
     try:
         await session.flush()
     except StaleDataError:
@@ -295,23 +301,26 @@ async def _close_followers(session: AsyncSession, master: Case, *, actor: str, n
                          now=now, master_id=master.id)
 
 
-async def route_case(session: AsyncSession, case: Case, decision: RoutingDecision, *, now: datetime) -> None:
+async def route_case(
+    session: AsyncSession, case: Case, decision: RoutingDecision, *, now: datetime, defer: bool = False
+) -> None:
     """Apply the routing decision to a just-created case (actor ``routing``)."""
     details: dict[str, Any] = {"confidence": decision.confidence}
     if decision.outcome == "transfer":
-        await transition(session, case, "transfer", actor="routing", reason=decision.why, now=now,
+        await transition(session, case, "transfer", actor="routing", reason=decision.why, now=now, defer=defer,
                          service=decision.emergency_service, **details)
     elif decision.outcome == "answer":
-        await transition(session, case, "answer", actor="routing", reason=decision.why, now=now,
+        await transition(session, case, "answer", actor="routing", reason=decision.why, now=now, defer=defer,
                          text=decision.knowledge_answer, **details)
-        await transition(session, case, "close", actor="routing", reason="直接办结", now=now)
+        await transition(session, case, "close", actor="routing", reason="直接办结", now=now, defer=defer)
     elif decision.outcome == "dispatch":
         assert decision.lead is not None
-        await transition(session, case, "dispatch", actor="routing", reason=decision.why, now=now,
+        await transition(session, case, "dispatch", actor="routing", reason=decision.why, now=now, defer=defer,
                          lead=decision.lead, co_handlers=decision.co_handlers, matter_code=decision.matter_code,
                          **details)
     else:
-        await transition(session, case, "triage", actor="routing", reason=decision.why, now=now, **details)
+        await transition(session, case, "triage", actor="routing", reason=decision.why, now=now, defer=defer,
+                         **details)
 
 
 async def apply_survey(

@@ -25,6 +25,7 @@ async def open_cases(session: AsyncSession, events: Sequence[ComplaintReceivedV1
     triage. Flushes. (Timers follow from the transitions: see sla.service.on_case_transition.)"""
     from services.dispatch.case import flows  # flows builds on this module
     from services.dispatch.duplicate.service import merge_or_suggest
+    from services.dispatch.sla.service import schedule_cases_timers
 
     if not events:
         return []
@@ -40,14 +41,21 @@ async def open_cases(session: AsyncSession, events: Sequence[ComplaintReceivedV1
         return []
     cases = list((await session.execute(select(Case).where(Case.id.in_(created_ids)))).scalars())
     now = datetime.now(UTC)
-    for case in sorted(cases, key=lambda c: c.received_at):
-        decision = decisions[case.complaint_id]
-        flows.append_history(session, case, "created", from_state=None, actor="intake", reason=None,
-                             details={"channel": case.channel, "kind": case.kind}, public=True, at=now)
-        stage_case_event(session, case, "created", from_state=None, at=now)
-        if decision.outcome not in ("transfer", "answer") and await merge_or_suggest(session, case) is not None:
-            continue  # 并单: a duplicate of an open case follows that case instead of being routed
-        await flows.route_case(session, case, decision, now=now)
+    # New cases are this transaction's own: transitions are deferred and written in one flush, and their
+    # timers in one INSERT (a few statements per batch instead of ~10 per case).
+    with session.no_autoflush:
+        for case in sorted(cases, key=lambda c: c.received_at):
+            decision = decisions[case.complaint_id]
+            flows.append_history(session, case, "created", from_state=None, actor="intake", reason=None,
+                                 details={"channel": case.channel, "kind": case.kind}, public=True, at=now)
+            stage_case_event(session, case, "created", from_state=None, at=now)
+            if decision.outcome not in ("transfer", "answer") and await merge_or_suggest(
+                session, case, defer=True
+            ) is not None:
+                continue  # 并单: a duplicate of an open case follows that case instead of being routed
+            await flows.route_case(session, case, decision, now=now, defer=True)
+    await session.flush()
+    await schedule_cases_timers(session, cases, now=now)
     return cases
 
 

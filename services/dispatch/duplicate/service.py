@@ -112,7 +112,7 @@ async def find_duplicates(session: AsyncSession, case: Case) -> list[Candidate]:
     return found
 
 
-async def merge_or_suggest(session: AsyncSession, case: Case) -> Candidate | None:
+async def merge_or_suggest(session: AsyncSession, case: Case, *, defer: bool = False) -> Candidate | None:
     """Merge ``case`` into its best duplicate (score ≥ MERGE_THRESHOLD) — returns that master — or
     store the candidates above SUGGEST_THRESHOLD as suggestions for the dispatchers (returns None)."""
     from services.dispatch.case import flows
@@ -135,7 +135,7 @@ async def merge_or_suggest(session: AsyncSession, case: Case) -> Candidate | Non
     await flows.transition(
         session, case, "merge", actor=ACTOR, reason=f"重复诉求，并入 {master.tracking_code}",
         master_id=master.case_id, master_tracking_code=master.tracking_code, score=master.score,
-        distance_m=master.distance_m,
+        distance_m=master.distance_m, defer=defer,
     )
     return master
 
