@@ -25,6 +25,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics.pairwise import cosine_similarity
 from threadpoolctl import threadpool_limits
 
+from shared.catalog.models import CATEGORY_NAMES
+
 from .emergency import detect_emergency
 from .schemas import KINDS, CategoryScore, Classification, Emergency, Kind, MatterScore
 
@@ -36,25 +38,7 @@ log = logging.getLogger(__name__)
 DATA_DIR = Path(__file__).resolve().parent / "data"
 TRAIN_PATH = DATA_DIR / "train.jsonl"
 
-CATEGORY_NAMES: dict[str, str] = {
-    "CG": "城市管理",
-    "SZ": "市政设施",
-    "HB": "生态环境",
-    "JT": "交通出行",
-    "SC": "市场监管",
-    "ZF": "住房物业",
-    "RS": "劳动社保",
-    "MZ": "民政救助",
-    "WJ": "卫生健康",
-    "JY": "教育",
-    "ZA": "社会治安",
-    "XF": "消防安全",
-    "JF": "矛盾纠纷",
-    "ZX": "政策咨询",
-    "JJ": "紧急警情",
-}
-"""Same codes and names as ``shared.catalog.CATEGORY_NAMES``; kept here so the classifier works
-without the catalog files."""
+
 
 MODEL_CHARS = 1000
 """Only the first characters of a text go into the statistical models (a call transcript can be long);

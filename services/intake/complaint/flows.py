@@ -15,7 +15,7 @@ What the channel gave explicitly always wins over what the model thinks.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, overload
 
 from services.intake.classify import Classification, classify
 from services.intake.classify.emergency import detect_emergency
@@ -33,7 +33,13 @@ MATTER_THRESHOLD = 0.1
 without a human; its category must be the one set above. A wrong pick is corrected by 退单 → 改派."""
 
 
-def place_ref(grid: GridRef) -> PlaceRef:
+@overload
+def place_ref(grid: GridRef) -> PlaceRef: ...
+@overload
+def place_ref(grid: None) -> None: ...
+def place_ref(grid: GridRef | None) -> PlaceRef | None:
+    if grid is None:
+        return None
     return PlaceRef(
         street_code=grid.street_code,
         street_name=grid.street_name,

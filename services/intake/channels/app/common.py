@@ -16,13 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
+from services.intake.complaint.flows import place_ref
 from services.intake.complaint.models import Complaint
 from services.intake.complaint.schemas import ComplaintDraft
 from services.intake.places import GridRef, default_places
 from shared import topics
 from shared.app import ServiceRuntime
 from shared.errors import DomainError
-from shared.events.complaints import Attachment, ComplaintSupplementedV1, GeoPoint, PlaceRef
+from shared.events.complaints import Attachment, ComplaintSupplementedV1, GeoPoint
 from shared.logging import get_logger
 from shared.outbox import add_event
 
@@ -42,17 +43,6 @@ class UnsupportedBody(DomainError):
 M = TypeVar("M", bound=BaseModel)
 
 
-def place_ref(grid: GridRef | None) -> PlaceRef | None:
-    if grid is None:
-        return None
-    return PlaceRef(
-        street_code=grid.street_code,
-        street_name=grid.street_name,
-        community_code=grid.community_code,
-        community_name=grid.community_name,
-        grid_code=grid.grid_code,
-        grid_name=grid.grid_name,
-    )
 
 
 def locate(point: GeoPoint | None) -> GridRef | None:
