@@ -36,8 +36,12 @@ def _check(cond: bool, what: str, response: httpx.Response | None = None) -> Non
 
 def run_scenario(
     intake_url: str, dispatch_url: str, keys: dict[str, dict[str, str]], log: Callable[[str], None] = print,
+    notify_url: str | None = None,
 ) -> dict[str, Any]:
-    """Walk one complaint through the loop; returns the final case. Raises ScenarioError on a wrong answer."""
+    """Walk one complaint through the loop; returns the final case. Raises ScenarioError on a wrong answer.
+
+    With ``notify_url`` the citizen answers the survey the way a real one does: through notify
+    (SMS reply / survey page) → ``linkage.feedback.v1`` → dispatch; without it, the dispatcher records it."""
     handler = keys["handler"]
     dispatcher = next(iter(keys["dispatcher"].values()))
     http = httpx.Client(timeout=15)
@@ -110,11 +114,30 @@ def run_scenario(
     log("extension requested and approved (a second request is refused)")
     post(f"/api/v1/handler/cases/{cid}/reply", h(SECOND), {"text": "已对渣土车辆处罚并清洗路面",
                                                            "attachments": [{"url": "https://example.org/p/2.jpg"}]})
-    out = post(f"{dpath}/survey", dk, {"result": "不满意", "comment": "路面还是脏"})
-    _check(out["case"]["state"] == "signed" and out["case"]["reopen_count"] == 1, "不满意 → reopened (重办)")
+    def survey(answer: str, result: str, comment: str | None = None) -> dict[str, Any]:
+        if notify_url is None:
+            return post(f"{dpath}/survey", dk, {"result": result, "comment": comment})["case"]  # type: ignore[no-any-return]
+        reopen_before = http.get(f"{dispatch_url}{dpath}", headers=dk).json()["reopen_count"]
+        deadline = time.monotonic() + 30
+        while True:  # notify learns that the case was replied from the case events (asynchronously)
+            r = http.post(f"{notify_url}/api/v1/surveys/answers", json={
+                "tracking_code": complaint["tracking_code"], "answer": answer, "comment": comment})
+            if r.status_code == 202 or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        _check(r.status_code == 202, f"notify accepts the survey answer {answer}", r)
+        while time.monotonic() < deadline:  # → linkage.feedback.v1 → dispatch
+            case = http.get(f"{dispatch_url}{dpath}", headers=dk).json()
+            if case["state"] != "replied" and (case["state"] == "closed" or case["reopen_count"] > reopen_before):
+                return case  # type: ignore[no-any-return]
+            time.sleep(0.3)
+        raise ScenarioError(f"dispatch did not apply the survey answer {answer}")
+
+    out = survey("3", "不满意", "路面还是脏")
+    _check(out["state"] == "signed" and out["reopen_count"] == 1, "不满意 → reopened (重办)")
     post(f"/api/v1/handler/cases/{cid}/reply", h(SECOND), {"text": "再次冲洗路面，已安排每日巡查"})
-    out = post(f"{dpath}/survey", dk, {"result": "满意"})
-    _check(out["case"]["state"] == "closed", "满意 → closed")
+    out = survey("1", "满意")
+    _check(out["state"] == "closed", "满意 → closed")
     log("replied, 不满意 → reopened, replied again, 满意 → closed")
 
     track = http.get(f"{dispatch_url}/api/v1/track/{complaint['tracking_code']}")
@@ -138,7 +161,7 @@ def main() -> int:
 
     keys = data["demo"]["dispatch"]["api_keys"]
     try:
-        run_scenario(url("intake"), url("dispatch"), keys)
+        run_scenario(url("intake"), url("dispatch"), keys, notify_url=url("notify"))
     except ScenarioError as exc:
         print(f"SCENARIO FAILED: {exc}", file=sys.stderr)
         return 1

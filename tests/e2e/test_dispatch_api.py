@@ -35,7 +35,8 @@ def keys(infra: Infra) -> dict[str, dict[str, str]]:
 
 
 def test_scripted_closed_loop_and_authorization(stack: Stack, infra: Infra, keys: dict[str, dict[str, str]]) -> None:
-    final = _scenario().run_scenario(stack.url("intake"), stack.url("dispatch"), keys, log=lambda _: None)
+    final = _scenario().run_scenario(stack.url("intake"), stack.url("dispatch"), keys, log=lambda _: None,
+                                     notify_url=stack.url("notify"))
     actions = [h["action"] for h in final["history"]]
     assert actions == [
         "created", "dispatched", "signed", "returned", "return_approved", "reassigned", "signed", "progressed",
