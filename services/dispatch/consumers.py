@@ -6,11 +6,12 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.dispatch.case.service import open_cases
+from services.dispatch.case.service import open_cases, supplement_cases
 from shared.consumer import ConsumedEvent
-from shared.events.complaints import ComplaintReceivedV1
+from shared.events.complaints import ComplaintReceivedV1, ComplaintSupplementedV1
 
 
 async def handle_complaints(session: AsyncSession, events: Sequence[ConsumedEvent]) -> None:
-    received = [e.payload for e in events if isinstance(e.payload, ComplaintReceivedV1)]
-    await open_cases(session, received)
+    # one complaint's events share a partition, so its received event comes before its supplements
+    await open_cases(session, [e.payload for e in events if isinstance(e.payload, ComplaintReceivedV1)])
+    await supplement_cases(session, [e.payload for e in events if isinstance(e.payload, ComplaintSupplementedV1)])

@@ -44,6 +44,7 @@ CASE_ACTIONS = (
     "urged",
     "supervised",
     "publicized",
+    "supplemented",
 )
 
 

@@ -111,6 +111,10 @@ def test_plain_text_becomes_case_asks_location_and_location_supplements(stack: S
         "cn.linkage.complaint.received.v1",
         "cn.linkage.complaint.supplemented.v1",
     ]
+    # the supplement reaches the case in dispatch: it now knows its grid (属地)
+    located = wait_until(lambda: (c := case_for(stack, complaint["id"])) and c["grid_code"] and c,
+                         message="the location supplement reaches the case")
+    assert located["grid_code"] == grid.grid_code and located["street_code"] == grid.street_code
     # nothing pending any more: a later location is only acknowledged
     late = post_wechat(stack, wechat_xml(user, "location", new_msg_id(), Location_X="30.67", Location_Y="104.08"))
     assert "请先用文字描述" in reply_content(late)

@@ -15,7 +15,7 @@ from services.dispatch.case.models import Case
 from services.dispatch.routing.service import RoutingDecision, route
 from shared import topics
 from shared.events.cases import CaseEventV1, case_event
-from shared.events.complaints import ComplaintReceivedV1, PlaceRef, Reporter
+from shared.events.complaints import ComplaintReceivedV1, ComplaintSupplementedV1, PlaceRef, Reporter
 from shared.outbox import add_event
 
 
@@ -147,3 +147,43 @@ async def find(
     if state:
         stmt = stmt.where(Case.state == state)
     return list((await session.execute(stmt)).scalars())
+
+
+async def supplement_cases(session: AsyncSession, events: Sequence[ComplaintSupplementedV1]) -> int:
+    """补充: a later location, photo or text for a complaint reaches its case. A location fills in a case
+    that had none (e.g. a WeChat user sending it after the text); the entry is recorded in history."""
+    from services.dispatch.case import flows
+
+    if not events:
+        return 0
+    ids = sorted({e.complaint_id for e in events})
+    cases = {c.complaint_id: c for c in (await session.execute(
+        select(Case).where(Case.complaint_id.in_(ids)).order_by(Case.id).with_for_update())).scalars()}
+    applied = 0
+    now = datetime.now(UTC)
+    for event in events:
+        case = cases.get(event.complaint_id)
+        if case is None:
+            continue  # a complaint that never became a case (cannot happen in order; ignore)
+        details: dict[str, Any] = {}
+        if event.location is not None and case.lon is None:
+            case.lon, case.lat = event.location.lon, event.location.lat
+            details["location"] = {"lon": event.location.lon, "lat": event.location.lat}
+        if event.place is not None and not case.grid_code:
+            case.street_code = event.place.street_code or case.street_code
+            case.community_code = event.place.community_code or case.community_code
+            case.grid_code = event.place.grid_code
+            details["grid_code"] = event.place.grid_code
+        if event.attachments:
+            details["attachments"] = [a.model_dump(exclude_none=True) for a in event.attachments]
+        if event.text:
+            details["text"] = event.text
+        if not details:
+            continue
+        case.updated_at = now
+        flows.append_history(session, case, "supplemented", from_state=case.state, actor="citizen",
+                             reason="补充材料", details=details, public=False, at=now)
+        stage_case_event(session, case, "supplemented", from_state=case.state, at=now, actor="citizen",
+                         details={k: v for k, v in details.items() if k != "text"})
+        applied += 1
+    return applied
