@@ -33,7 +33,8 @@ def test_complaint_becomes_case_receipt_and_count(stack: Stack) -> None:
     complaint = r.json()
     case = wait_until(lambda: case_for(stack, complaint["id"]), message="case created")
     assert case["tracking_code"] == complaint["tracking_code"]
-    assert case["state"] in {"dispatched", "triage", "accepted"}
+    # "merged": other tests file the same problem at the same place (并单 into their case)
+    assert case["state"] in {"dispatched", "triage", "accepted", "merged"}
     assert case["deadline_at"] is not None
     detail = httpx.get(f"{stack.url('dispatch')}/api/v1/cases/{case['id']}", timeout=10).json()
     assert detail["complaint_id"] == complaint["id"]
