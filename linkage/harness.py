@@ -78,6 +78,8 @@ class Infra:
             LINKAGE_GROUP_PREFIX=self.group_prefix,
             LINKAGE_PARTITIONS="4",
             LINKAGE_VAR_DIR=str(self.workdir / "var"),
+            LINKAGE_WECHAT_MEDIA_HOSTS="127.0.0.1",  # photos are fetched from test servers only
+            LINKAGE_MEDIA_FETCH_INTERVAL_S="0.3",
         )
         return env
 

@@ -71,6 +71,11 @@ class Settings(BaseSettings):
     wechat_appid: str = "wx6c696e6b61676501"
     wechat_max_body_bytes: int = 64 * 1024
     wechat_location_window_s: int = 30 * 60
+    # Photos sent to the official account are fetched later from their PicUrl, only from these hosts
+    # (comma list, e.g. mmbiz.qpic.cn in production; empty: nothing is fetched, rows stay pending)
+    wechat_media_hosts: str = ""
+    media_fetch_interval_s: float = 2.0
+    media_fetch_max_attempts: int = 5
     # Channels: app and grid uploads (photos)
     upload_max_photo_bytes: int = 5 * 1024 * 1024
     upload_max_photos: int = 6

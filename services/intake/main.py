@@ -13,6 +13,7 @@ from services.intake.channels.app.routes import router as app_router
 from services.intake.channels.grid.routes import router as grid_router
 from services.intake.channels.hotline.routes import router as hotline_router
 from services.intake.channels.open311.routes import router as open311_router
+from services.intake.channels.wechat.media import run_media_fetcher
 from services.intake.channels.wechat.routes import router as wechat_router
 from services.intake.classify.routes import router as classify_router
 from services.intake.complaint import flows
@@ -60,7 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             grid_router,
             blob_router,
         ],
-        background=[warm_enrichment, run_complaint_writer],
+        background=[warm_enrichment, run_complaint_writer, run_media_fetcher],
         readiness_checks=[enrichment_ready],
         settings=settings,
         title="Linkage intake",

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import re
 import secrets
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 
@@ -21,6 +23,7 @@ from tests.e2e.channels_support import (
     reply_content,
     wechat_xml,
 )
+from tests.e2e.test_channels_app import png
 from tests.support import Infra, Stack, wait_until
 
 CODE = re.compile(r"受理编号：?\s*([0-9A-Z]{12})")
@@ -150,9 +153,53 @@ def test_voice_image_and_subscribe(stack: Stack, infra: Infra) -> None:
         stack, wechat_xml(user, "image", new_msg_id(), PicUrl="http://mmbiz.qpic.cn/demo.jpg", MediaId="media-9")
     )
     assert code in reply_content(image)  # attached to the complaint just filed
-    fetches = query(infra, "SELECT status, media_id FROM media_fetches WHERE complaint_id = :c", c=complaint["id"])
-    assert fetches == [{"status": "pending", "media_id": "media-9"}]
+    fetches = query(infra, "SELECT status, media_id, last_error FROM media_fetches WHERE complaint_id = :c",
+                    c=complaint["id"])
+    assert [(f["status"], f["media_id"]) for f in fetches] in ([("pending", "media-9")], [("failed", "media-9")])
+    # the test stack fetches only from 127.0.0.1: a real WeChat host is refused without any request
+    assert fetches[0]["status"] == "pending" or "LINKAGE_WECHAT_MEDIA_HOSTS" in fetches[0]["last_error"]
     assert complaint_by_code(infra, code)["attachments"][0]["url"] == "http://mmbiz.qpic.cn/demo.jpg"
+
+
+def test_image_is_fetched_later_into_the_blob_store(stack: Stack, infra: Infra) -> None:
+    photo = png(5, 4)
+
+    class Photo(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", str(len(photo)))
+            self.end_headers()
+            self.wfile.write(photo)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Photo)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        user = openid()
+        text = post_wechat(stack, wechat_xml(user, "text", new_msg_id(), Content="二仙桥东路人行道护栏被撞坏了"))
+        code = CODE.search(reply_content(text)).group(1)  # type: ignore[union-attr]
+        url = f"http://127.0.0.1:{server.server_port}/wx/photo.png"
+        image = post_wechat(stack, wechat_xml(user, "image", new_msg_id(), PicUrl=url, MediaId="media-10"))
+        assert code in reply_content(image)
+        complaint = complaint_by_code(infra, code)
+
+        def fetched() -> list[dict]:  # type: ignore[type-arg]
+            rows = query(infra, "SELECT status, blob_sha256 FROM media_fetches WHERE complaint_id = :c",
+                         c=complaint["id"])
+            return rows if rows and rows[0]["status"] == "done" else []
+
+        row = wait_until(fetched, message="the photo fetched into the blob store")[0]
+        stored = httpx.get(f"{stack.url('intake')}/api/v1/blobs/{row['blob_sha256']}", timeout=10)
+        assert stored.status_code == 200 and stored.content == photo
+        attachments = complaint_by_code(infra, code)["attachments"]
+        assert any(a.get("sha256") == row["blob_sha256"] and a["content_type"] == "image/png" for a in attachments)
+        events = query(infra, "SELECT event_type FROM outbox WHERE key = :k ORDER BY seq", k=complaint["id"])
+        assert [e["event_type"] for e in events][-1] == "cn.linkage.complaint.supplemented.v1"
+    finally:
+        server.shutdown()
 
 
 def test_refusals_store_nothing(stack: Stack, infra: Infra) -> None:
