@@ -37,7 +37,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy shared services linkage
+	$(BIN)/mypy shared services linkage tests scripts
 
 bench: $(STAMP)
 	$(BIN)/linkage bench

@@ -221,7 +221,7 @@ def start_stack(infra: Infra, names: tuple[str, ...] = SERVICE_NAMES) -> Stack:
 
 
 def wait_until(
-    predicate: Callable[[], T], timeout_s: float = 30.0, interval_s: float = 0.2, message: str = "condition"
+    predicate: Callable[[], T | None], timeout_s: float = 30.0, interval_s: float = 0.2, message: str = "condition"
 ) -> T:
     deadline = time.monotonic() + timeout_s
     last = None

@@ -116,7 +116,7 @@ def run_scenario(
                                                            "attachments": [{"url": "https://example.org/p/2.jpg"}]})
     def survey(answer: str, result: str, comment: str | None = None) -> dict[str, Any]:
         if notify_url is None:
-            return post(f"{dpath}/survey", dk, {"result": result, "comment": comment})["case"]  # type: ignore[no-any-return]
+            return post(f"{dpath}/survey", dk, {"result": result, "comment": comment})["case"]
         reopen_before = http.get(f"{dispatch_url}{dpath}", headers=dk).json()["reopen_count"]
         deadline = time.monotonic() + 30
         while True:  # notify learns that the case was replied from the case events (asynchronously)
@@ -129,7 +129,7 @@ def run_scenario(
         while time.monotonic() < deadline:  # → linkage.feedback.v1 → dispatch
             case = http.get(f"{dispatch_url}{dpath}", headers=dk).json()
             if case["state"] != "replied" and (case["state"] == "closed" or case["reopen_count"] > reopen_before):
-                return case  # type: ignore[no-any-return]
+                return case
             time.sleep(0.3)
         raise ScenarioError(f"dispatch did not apply the survey answer {answer}")
 

@@ -33,7 +33,7 @@ def openid() -> str:
     return "o" + secrets.token_hex(12)
 
 
-def complaint_by_code(infra: Infra, code: str) -> dict:  # type: ignore[type-arg]
+def complaint_by_code(infra: Infra, code: str) -> dict:
     rows = query(infra, "SELECT * FROM complaints WHERE tracking_code = :c", c=code)
     assert len(rows) == 1
     return rows[0]
@@ -186,7 +186,7 @@ def test_image_is_fetched_later_into_the_blob_store(stack: Stack, infra: Infra) 
         assert code in reply_content(image)
         complaint = complaint_by_code(infra, code)
 
-        def fetched() -> list[dict]:  # type: ignore[type-arg]
+        def fetched() -> list[dict]:
             rows = query(infra, "SELECT status, blob_sha256 FROM media_fetches WHERE complaint_id = :c",
                          c=complaint["id"])
             return rows if rows and rows[0]["status"] == "done" else []
@@ -225,7 +225,7 @@ def test_refusals_store_nothing(stack: Stack, infra: Infra) -> None:
     assert post_wechat(stack, xml).status_code == 200  # the genuine message is accepted afterwards
 
 
-def test_wechat_send_script_against_the_stack(stack: Stack, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_wechat_send_script_against_the_stack(stack: Stack, tmp_path, capsys) -> None:
     import asyncio
     import importlib.util
     import json

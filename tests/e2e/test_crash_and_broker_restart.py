@@ -15,7 +15,7 @@ from tests.support import Infra, Stack, wait_until
 N = 500
 
 
-async def post_with_retries(client: httpx.AsyncClient, url: str, body: dict[str, object]) -> str:
+async def post_with_retries(client: httpx.AsyncClient, url: str, body: dict[str, str]) -> str:
     """A hotline client: retries until the ticket is acknowledged (same call id → same complaint)."""
     last: object = None
     for _ in range(300):
@@ -30,7 +30,7 @@ async def post_with_retries(client: httpx.AsyncClient, url: str, body: dict[str,
     raise AssertionError(f"complaint {body['call_id']} never acknowledged; last answer: {last}")
 
 
-async def file_many(stack: Stack, tag: str, count: int, on_progress=None) -> list[str]:  # type: ignore[no-untyped-def]
+async def file_many(stack: Stack, tag: str, count: int, on_progress=None) -> list[str]:
     url = f"{stack.url('intake')}/api/v1/complaints"
     sem = asyncio.Semaphore(16)
     done = 0

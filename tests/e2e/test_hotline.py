@@ -34,7 +34,7 @@ def file(intake: str, **overrides: object) -> httpx.Response:
     return httpx.post(f"{intake}/api/v1/complaints", json=body, timeout=10)
 
 
-def case_for(stack: Stack, complaint_id: str) -> dict | None:  # type: ignore[type-arg]
+def case_for(stack: Stack, complaint_id: str) -> dict | None:
     r = httpx.get(f"{stack.url('dispatch')}/api/v1/cases", params={"complaint_id": complaint_id}, timeout=10)
     items = r.json()["items"]
     return items[0] if items else None
@@ -71,7 +71,7 @@ def test_caller_history_with_case_status(intake: str, stack: Stack) -> None:
     first = file(intake, caller_phone=number).json()
     second = file(intake, caller_phone=number, text="请问社保转移怎么办理", address=None, kind="咨询").json()
     wait_until(lambda: case_for(stack, first["id"]), message="case created")
-    def known() -> dict | None:  # type: ignore[type-arg]
+    def known() -> dict | None:
         r = httpx.get(f"{intake}/api/v1/hotline/callers/{number}/history", timeout=10)
         assert r.status_code == 200
         body = r.json()

@@ -22,8 +22,8 @@ def intake(infra: Infra, stack: Stack) -> Iterator[str]:
         yield url
 
 
-def post(intake: str, fmt: str = "json", **fields: str) -> httpx.Response:
-    form = {"api_key": KEY, "service_code": "SZ002", "lat": "30.661005", "long": "104.097895"}
+def post(intake: str, fmt: str = "json", **fields: str | None) -> httpx.Response:
+    form: dict[str, str | None] = {"api_key": KEY, "service_code": "SZ002", "lat": "30.661005", "long": "104.097895"}
     form.update(fields)
     form = {k: v for k, v in form.items() if v is not None}
     return httpx.post(f"{intake}/open311/v2/requests.{fmt}", data=form, timeout=10)

@@ -10,7 +10,7 @@ from tests.support import Stack, wait_until
 
 
 def file_complaint(stack: Stack, call_id: str, **overrides: object) -> httpx.Response:
-    body = {
+    body: dict[str, object] = {
         "call_id": call_id,
         "caller_phone": "13800138000",
         "text": "建设路12号门口井盖坏了，晚上很危险",
@@ -21,7 +21,7 @@ def file_complaint(stack: Stack, call_id: str, **overrides: object) -> httpx.Res
     return httpx.post(f"{stack.url('intake')}/api/v1/complaints", json=body, timeout=10)
 
 
-def case_for(stack: Stack, complaint_id: str) -> dict | None:  # type: ignore[type-arg]
+def case_for(stack: Stack, complaint_id: str) -> dict | None:
     r = httpx.get(f"{stack.url('dispatch')}/api/v1/cases", params={"complaint_id": complaint_id}, timeout=10)
     items = r.json()["items"]
     return items[0] if items else None
@@ -39,7 +39,7 @@ def test_complaint_becomes_case_receipt_and_count(stack: Stack) -> None:
     detail = httpx.get(f"{stack.url('dispatch')}/api/v1/cases/{case['id']}", timeout=10).json()
     assert detail["complaint_id"] == complaint["id"]
 
-    def receipt() -> list[dict]:  # type: ignore[type-arg]
+    def receipt() -> list[dict]:
         r = httpx.get(f"{stack.url('notify')}/dev/messages", params={"tracking_code": complaint["tracking_code"]})
         return [m for m in r.json() if m["template"] == "receipt"]
 

@@ -27,7 +27,7 @@ async def test_concurrent_submissions_share_transactions_and_stay_idempotent(set
     maker = make_sessionmaker(engine)
     batches: list[int] = []
 
-    async def apply(session: AsyncSession, drafts: Sequence[ComplaintDraft]):  # type: ignore[no-untyped-def]
+    async def apply(session: AsyncSession, drafts: Sequence[ComplaintDraft]):
         batches.append(len(drafts))
         return await create_complaints(session, drafts)
 
@@ -57,7 +57,7 @@ async def test_a_failing_item_fails_alone(settings: Settings) -> None:
     engine = make_engine(settings, "intake")
     maker = make_sessionmaker(engine)
 
-    async def apply(session: AsyncSession, drafts: Sequence[ComplaintDraft]):  # type: ignore[no-untyped-def]
+    async def apply(session: AsyncSession, drafts: Sequence[ComplaintDraft]):
         if any(d.text == "boom" for d in drafts):
             raise ValueError("boom")
         return await create_complaints(session, drafts)

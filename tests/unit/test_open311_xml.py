@@ -25,8 +25,8 @@ def test_listing_escapes_markup_and_drops_invalid_characters() -> None:
 def test_error_list_shape() -> None:
     root = SafeET.fromstring(xml.errors([{"code": 403, "description": "api_key is required"}]))
     assert root.tag == "errors"
-    assert root.find("error/code").text == "403"  # type: ignore[union-attr]
-    assert root.find("error/description").text == "api_key is required"  # type: ignore[union-attr]
+    assert root.find("error/code").text == "403"
+    assert root.find("error/description").text == "api_key is required"
 
 
 def test_service_definition_values_and_booleans() -> None:

@@ -83,7 +83,7 @@ def test_wechatpy_vector_echostr() -> None:
 
 
 def test_wechatpy_vector_encrypt_reply(monkeypatch: pytest.MonkeyPatch) -> None:
-    class FixedRandom(wechatpy.crypto.PrpCrypto):  # type: ignore[misc]
+    class FixedRandom(wechatpy.crypto.PrpCrypto):
         def get_random_string(self) -> str:
             return "1234567890123456"
 
