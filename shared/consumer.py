@@ -75,7 +75,6 @@ _CLAIM = text(
     "INSERT INTO processed_events (consumer_group, event_id, outcome) "
     "SELECT :g, unnest(CAST(:ids AS text[])), :outcome ON CONFLICT DO NOTHING RETURNING event_id"
 )
-_PURGE = text("DELETE FROM processed_events WHERE processed_at < now() - make_interval(secs => :secs)")
 
 
 async def claim_events(session: AsyncSession, group: str, ids: Sequence[str], outcome: str = "ok") -> set[str]:
@@ -244,8 +243,3 @@ def _header(record: ConsumerRecord, name: str) -> str | None:
         if key == name:
             return bytes(value).decode("utf-8", "replace")
     return None
-
-
-async def purge_processed(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> None:
-    async with sessionmaker() as session, session.begin():
-        await session.execute(_PURGE, {"secs": settings.processed_retention_hours * 3600})

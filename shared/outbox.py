@@ -108,6 +108,7 @@ _MARK_ALL_UNSENT = text(
     "UPDATE outbox SET sent_at = NULL, kafka_partition = NULL, kafka_offset = NULL WHERE sent_at IS NOT NULL"
 )
 _PURGE = text("DELETE FROM outbox WHERE sent_at < now() - make_interval(secs => :secs)")
+_PURGE_PROCESSED = text("DELETE FROM processed_events WHERE processed_at < now() - make_interval(secs => :secs)")
 
 
 class OutboxRelay:
@@ -223,6 +224,9 @@ class OutboxRelay:
         return True
 
     async def purge(self) -> int:
+        """Drop sent outbox rows past their retention, and tracking records past theirs (kept longer, so
+        anything the outbox can still re-publish is still recognised as processed)."""
         async with self.engine.begin() as conn:
             result = await conn.execute(_PURGE, {"secs": self.settings.outbox_retention_hours * 3600})
+            await conn.execute(_PURGE_PROCESSED, {"secs": self.settings.processed_retention_hours * 3600})
         return int(result.rowcount or 0)

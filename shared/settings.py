@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SERVICE_NAMES = ("intake", "dispatch", "notify", "analytics")
@@ -86,6 +86,13 @@ class Settings(BaseSettings):
     blob_s3_bucket: str = ""
     blob_s3_prefix: str = "blobs/"
     blob_s3_endpoint_url: str = ""
+
+    @model_validator(mode="after")
+    def _tracking_outlives_outbox(self) -> Settings:
+        # a re-published event must still be recognised as processed
+        if self.processed_retention_hours < self.outbox_retention_hours:
+            raise ValueError("LINKAGE_PROCESSED_RETENTION_HOURS must be >= LINKAGE_OUTBOX_RETENTION_HOURS")
+        return self
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"

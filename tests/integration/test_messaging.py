@@ -148,6 +148,31 @@ async def test_relay_republishes_everything_when_the_broker_is_new(settings: Set
     await engine.dispose()
 
 
-@pytest.fixture(autouse=True)
-def _quiet_asyncio_debug() -> None:
-    return None
+async def test_purge_keeps_unsent_rows_and_drops_expired_ones(settings: Settings) -> None:
+    engine = make_engine(settings, SCHEMA)
+    maker = make_sessionmaker(engine)
+    producer = make_producer(settings)
+    relay = OutboxRelay(settings.model_copy(update={"outbox_retention_hours": 0, "processed_retention_hours": 0}),
+                        engine, producer, "test-purge")
+    async with maker() as s, s.begin():
+        await s.execute(text("DELETE FROM outbox"))
+        add_event(s, FEEDBACK, survey("kept"), key="k", source="test")
+        add_event(s, FEEDBACK, survey("sent"), key="k", source="test")
+        await s.flush()
+        await s.execute(text("UPDATE outbox SET sent_at = now() - interval '1 hour' "
+                             "WHERE seq = (SELECT max(seq) FROM outbox)"))
+        await claim_events(s, "purge-test", ["old-event"])
+        await s.execute(text("UPDATE processed_events SET processed_at = now() - interval '1 hour' "
+                             "WHERE consumer_group = 'purge-test'"))
+    assert await relay.purge() == 1
+    async with maker() as s:
+        left = (await s.execute(text("SELECT count(*) FROM outbox WHERE sent_at IS NULL"))).scalar_one()
+        tracked = (await s.execute(text("SELECT count(*) FROM processed_events WHERE consumer_group = 'purge-test'"))
+                   ).scalar_one()
+    assert (left, tracked) == (1, 0)
+    await engine.dispose()
+
+
+def test_tracking_records_must_outlive_the_outbox() -> None:
+    with pytest.raises(ValueError, match="PROCESSED_RETENTION"):
+        Settings(outbox_retention_hours=48, processed_retention_hours=24)
