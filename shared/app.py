@@ -207,15 +207,21 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DBAPIError)
     async def on_database_error(request: Request, exc: DBAPIError) -> JSONResponse:
         """Never a bare 500 from the database: bad values 422, constraint clashes 409, outages 503."""
-        if isinstance(exc, DataError):
-            body, status = {"error": "invalid_input", "message": "a value cannot be stored (invalid characters "
-                            "or out of range)"}, 422
-        elif isinstance(exc, IntegrityError):
+        sqlstate = str(getattr(exc.orig, "sqlstate", None) or "")
+        if isinstance(exc, DataError) or sqlstate.startswith("22"):  # class 22: data exception
+            body, status = {"error": "invalid_input", "message": "a value cannot be stored or compared (invalid "
+                            "characters, e.g. NUL, or out of range)"}, 422
+        elif isinstance(exc, IntegrityError) or sqlstate.startswith("23"):
             body, status = {"error": "conflict", "message": "the request conflicts with stored data"}, 409
         else:
             log.error("database error", path=request.url.path, error=repr(exc)[:500])
             body, status = {"error": "database_unavailable", "message": "the database is unavailable; retry"}, 503
         return JSONResponse(body, status_code=status)
+
+    @app.exception_handler(OverflowError)
+    async def on_overflow(request: Request, exc: OverflowError) -> JSONResponse:
+        # e.g. date arithmetic on 0001-01-01 or 9999-12-31 coming from a query parameter
+        return JSONResponse({"error": "invalid_input", "message": f"value out of range: {exc}"}, status_code=422)
 
     @app.exception_handler(DomainError)
     async def on_domain_error(request: Request, exc: DomainError) -> JSONResponse:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -18,7 +19,7 @@ def test_no_generated_input_gives_a_server_error(stack: Stack, service: str) -> 
     for operation in operations:
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=12, deadline=None, derandomize=True, database=None,
+        @settings(max_examples=25, deadline=None, derandomize=True, database=None,
                   suppress_health_check=list(HealthCheck))
         def exercise(case: schemathesis.Case) -> None:
             response = case.call(timeout=15)
@@ -28,3 +29,19 @@ def test_no_generated_input_gives_a_server_error(stack: Stack, service: str) -> 
 
         exercise()
     assert not failures, "\n".join(failures[:20])
+
+
+@pytest.mark.parametrize(
+    ("service", "path"),
+    [
+        ("notify", "/dev/messages?case_id=%00x"),
+        ("notify", "/api/v1/deliveries?tracking_code=a%00b"),
+        ("dispatch", "/api/v1/cases?tracking_code=%00"),
+        ("intake", "/api/v1/complaints/%00"),
+        ("analytics", "/api/v1/open-data/cases.csv?end=0001-01-01"),
+    ],
+)
+def test_nul_characters_and_extreme_dates_are_client_errors(stack: Stack, service: str, path: str) -> None:
+    response = httpx.get(f"{stack.url(service)}{path}", timeout=10)
+    assert 400 <= response.status_code < 500, response.text
+    assert "error" in response.json()

@@ -64,6 +64,9 @@ async def open_data_cases(
     """Aggregated to grid/day/category: ``day,street_code,street_name,grid_code,grid_name,category,
     category_name,cases``. Default: the last 30 days. At most 366 days per request."""
     end = end or service.today()
+    for name, value in (("start", start), ("end", end)):
+        if value is not None and not 2000 <= value.year <= 2100:
+            raise InvalidInput(f"{name} must be between 2000-01-01 and 2100-12-31", field=name)
     start = start or end - timedelta(days=29)
     if start > end:
         raise InvalidInput("start is after end", field="start")
