@@ -38,6 +38,9 @@ def test_complaint_becomes_case_receipt_and_count(stack: Stack) -> None:
     assert case["deadline_at"] is not None
     detail = httpx.get(f"{stack.url('dispatch')}/api/v1/cases/{case['id']}", timeout=10).json()
     assert detail["complaint_id"] == complaint["id"]
+    assert "text" not in detail and "address" not in detail and "reporter" not in detail  # keyed APIs only
+    everything = httpx.get(f"{stack.url('dispatch')}/api/v1/cases", timeout=10)
+    assert everything.status_code == 422  # listing all cases needs the dispatcher API and its key
 
     def receipt() -> list[dict]:
         r = httpx.get(f"{stack.url('notify')}/dev/messages", params={"tracking_code": complaint["tracking_code"]})

@@ -6,6 +6,9 @@ from pydantic import BaseModel, ConfigDict
 
 
 class CaseOut(BaseModel):
+    """A case's status for other services and for whoever holds its complaint id or tracking code:
+    no text, address, coordinates or reporter (the keyed handler/dispatcher APIs show those)."""
+
     model_config = ConfigDict(from_attributes=True)
 
     id: str
@@ -14,8 +17,6 @@ class CaseOut(BaseModel):
     state: str
     channel: str
     kind: str
-    text: str
-    address: str | None
     street_code: str | None
     community_code: str | None
     grid_code: str | None
