@@ -15,6 +15,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class NotifySettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LINKAGE_", env_file=None, extra="ignore")
 
+    dev_sink_enabled: bool = Field(
+        default=True, description="Serve /dev/messages (full phone numbers): set false in production."
+    )
     sms_url: str = Field(default="", description="SMS gateway endpoint (POST JSON); empty = development sink.")
     sms_api_key: str = ""
     sms_sign: str = "12345"

@@ -6,9 +6,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
+from services.notify.config import get_notify_settings
 from services.notify.message import service
 from services.notify.message.templates import mask_recipient
 from shared.app import SessionDep
+from shared.errors import NotFound
 
 router = APIRouter(tags=["messages"])
 
@@ -37,7 +39,9 @@ async def development_sink(
     case_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[MessageOut]:
-    """Every SMS / WeChat message / webhook that would have left the system."""
+    """Every SMS / WeChat message / webhook that would have left the system (development only)."""
+    if not get_notify_settings().dev_sink_enabled:
+        raise NotFound("the development sink is disabled (LINKAGE_DEV_SINK_ENABLED=false)")
     rows = await service.list_messages(session, tracking_code=tracking_code, case_id=case_id, limit=limit)
     return [MessageOut.model_validate(r) for r in rows]
 
