@@ -26,6 +26,7 @@ from shared.kafka import ensure_topics, make_producer
 from shared.logging import configure_logging, get_logger
 from shared.outbox import OutboxRelay
 from shared.settings import Settings, get_settings
+from shared.tracing import TracingMiddleware, configure_tracing
 
 log = get_logger(__name__)
 
@@ -244,6 +245,7 @@ def create_service_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings.log_level, json=settings.log_json, service=name)
+        configure_tracing(name)
         runtime = ServiceRuntime(
             name=name,
             settings=settings,
@@ -276,4 +278,5 @@ def create_service_app(
     for router in routers:
         app.include_router(router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(TracingMiddleware)
     return app

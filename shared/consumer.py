@@ -30,6 +30,7 @@ from shared.kafka import ClusterIdentity, ensure_topics
 from shared.logging import get_logger
 from shared.settings import Settings
 from shared.topics import dead_letter_topic
+from shared.tracing import consume_span
 
 log = get_logger(__name__)
 
@@ -201,7 +202,8 @@ class EventConsumer:
             if len(fresh) < len(events):
                 DUPLICATES.labels(self.group).inc(len(events) - len(fresh))
             if fresh:
-                await self.handler(session, fresh)
+                with consume_span(self.group, [e.envelope.traceparent for e in fresh]):
+                    await self.handler(session, fresh)
         self.applied += len(fresh)
         for event in fresh:
             CONSUMED.labels(self.group, event.type).inc()

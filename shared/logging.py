@@ -7,11 +7,14 @@ import sys
 
 import structlog
 
+from shared.tracing import add_trace_ids
+
 
 def configure_logging(level: str = "INFO", *, json: bool = True, service: str | None = None) -> None:
     processors: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
+        add_trace_ids,  # type: ignore[list-item]
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.StackInfoRenderer(),
         structlog.processors.format_exc_info,

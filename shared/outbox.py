@@ -27,6 +27,7 @@ from shared.events import Envelope, EventPayload, encode_event
 from shared.kafka import ClusterIdentity, ensure_topics
 from shared.logging import get_logger
 from shared.settings import Settings
+from shared.tracing import current_traceparent
 
 log = get_logger(__name__)
 
@@ -75,9 +76,14 @@ def add_event(
     source: str,
     subject: str | None = None,
     event_id: str | None = None,
+    traceparent: str | None = None,
 ) -> Envelope:
-    """Stage one outgoing event in the caller's transaction (the caller commits)."""
-    headers, value, envelope = encode_event(payload, source=source, subject=subject or key, event_id=event_id)
+    """Stage one outgoing event in the caller's transaction (the caller commits). The event carries the
+    current trace (or ``traceparent``, for work done on behalf of another request)."""
+    headers, value, envelope = encode_event(
+        payload, source=source, subject=subject or key, event_id=event_id,
+        traceparent=traceparent or current_traceparent(),
+    )
     session.add(
         OutboxRow(
             event_id=envelope.id,

@@ -6,7 +6,7 @@ import asyncio
 from typing import Annotated
 
 import typer
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from services.dispatch.case.history import ChainProblem, verify_chain
 from services.dispatch.case.models import Case, CaseHistory
@@ -23,6 +23,9 @@ async def verify_all(settings: Settings, case_id: str | None = None, batch: int 
     problems: list[ChainProblem] = []
     try:
         async with make_sessionmaker(engine)() as session:
+            # one snapshot for heads and entries, or a transition committing in between reads as tampering
+            await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            await session.execute(text("SET TRANSACTION READ ONLY"))
             heads_stmt = select(Case.id, Case.history_seq, Case.history_hash).order_by(Case.id)
             if case_id:
                 heads_stmt = heads_stmt.where(Case.id == case_id)

@@ -13,5 +13,6 @@ from shared.events.complaints import ComplaintReceivedV1, ComplaintSupplementedV
 
 async def handle_complaints(session: AsyncSession, events: Sequence[ConsumedEvent]) -> None:
     # one complaint's events share a partition, so its received event comes before its supplements
-    await open_cases(session, [e.payload for e in events if isinstance(e.payload, ComplaintReceivedV1)])
+    received = [(e.payload, e.envelope.traceparent) for e in events if isinstance(e.payload, ComplaintReceivedV1)]
+    await open_cases(session, [p for p, _ in received], traces={p.complaint_id: tp for p, tp in received})
     await supplement_cases(session, [e.payload for e in events if isinstance(e.payload, ComplaintSupplementedV1)])

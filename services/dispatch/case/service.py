@@ -17,14 +17,15 @@ from shared import topics
 from shared.events.cases import CaseEventV1, case_event
 from shared.events.complaints import ComplaintReceivedV1, ComplaintSupplementedV1, PlaceRef, Reporter
 from shared.outbox import add_event
+from shared.tracing import continue_trace
 
 
-async def open_cases(session: AsyncSession, events: Sequence[ComplaintReceivedV1]) -> list[Case]:
+async def open_cases(
+    session: AsyncSession, events: Sequence[ComplaintReceivedV1], *, traces: dict[str, str | None] | None = None
+) -> list[Case]:
     """Create one case per complaint (a complaint seen before is ignored), record ``created`` and route it:
     transfer (emergency), answer + close (knowledge base), merge into an open duplicate, dispatch, or
     triage. Flushes. (Timers follow from the transitions: see sla.service.on_case_transition.)"""
-    from services.dispatch.case import flows  # flows builds on this module
-    from services.dispatch.duplicate.service import merge_or_suggest
     from services.dispatch.sla.service import schedule_cases_timers
 
     if not events:
@@ -45,18 +46,23 @@ async def open_cases(session: AsyncSession, events: Sequence[ComplaintReceivedV1
     # timers in one INSERT (a few statements per batch instead of ~10 per case).
     with session.no_autoflush:
         for case in sorted(cases, key=lambda c: c.received_at):
-            decision = decisions[case.complaint_id]
-            flows.append_history(session, case, "created", from_state=None, actor="intake", reason=None,
-                                 details={"channel": case.channel, "kind": case.kind}, public=True, at=now)
-            stage_case_event(session, case, "created", from_state=None, at=now)
-            if decision.outcome not in ("transfer", "answer") and await merge_or_suggest(
-                session, case, defer=True
-            ) is not None:
-                continue  # 并单: a duplicate of an open case follows that case instead of being routed
-            await flows.route_case(session, case, decision, now=now, defer=True)
+            with continue_trace((traces or {}).get(case.complaint_id), "open case"):
+                await _open_one(session, case, decisions[case.complaint_id], now)
     await session.flush()
     await schedule_cases_timers(session, cases, now=now)
     return cases
+
+
+async def _open_one(session: AsyncSession, case: Case, decision: RoutingDecision, now: datetime) -> None:
+    from services.dispatch.case import flows
+    from services.dispatch.duplicate.service import merge_or_suggest
+
+    flows.append_history(session, case, "created", from_state=None, actor="intake", reason=None,
+                         details={"channel": case.channel, "kind": case.kind}, public=True, at=now)
+    stage_case_event(session, case, "created", from_state=None, at=now)
+    if decision.outcome not in ("transfer", "answer") and await merge_or_suggest(session, case, defer=True) is not None:
+        return  # 并单: a duplicate of an open case follows that case instead of being routed
+    await flows.route_case(session, case, decision, now=now, defer=True)
 
 
 def _case_row(event: ComplaintReceivedV1, decision: RoutingDecision) -> dict[str, object]:

@@ -9,6 +9,7 @@ from services.intake.complaint.schemas import ComplaintDraft, ComplaintOut, Hotl
 from shared.app import RuntimeDep, SessionDep
 from shared.errors import NotFound
 from shared.events.complaints import GeoPoint, Reporter
+from shared.tracing import current_traceparent
 
 router = APIRouter(prefix="/api/v1", tags=["complaints"])
 
@@ -32,6 +33,7 @@ async def file_hotline_complaint(
         operator_id=body.operator_id,
     )
     draft = await flows.enrich(draft)
+    draft.traceparent = current_traceparent()  # the group-commit writer stores it outside this request
     writer = runtime.extras.get("complaint_writer")
     if writer is not None:  # group commit: concurrent tickets share one transaction
         complaint, created = await writer.submit(draft)

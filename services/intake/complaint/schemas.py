@@ -36,6 +36,8 @@ class ComplaintDraft(BaseModel):
     outside_own_grid: bool = False
     operator_id: CleanStr | None = Field(default=None, max_length=64)
     received_at: datetime | None = None
+    traceparent: str | None = Field(default=None, exclude=True, description="the request's trace, when the "
+                                    "complaint is stored outside the request (group commit)")
 
 
 class HotlineComplaintIn(BaseModel):

@@ -39,14 +39,17 @@ async def create_complaints(session: AsyncSession, drafts: Sequence[ComplaintDra
     first_draft = {key: draft for key, draft in reversed(list(zip(keys, drafts, strict=True)))}
     found: dict[tuple[str, str], tuple[Complaint, bool]] = {}
     pending = dict(first_draft)
+    traces: dict[tuple[str, str], str | None] = {(d.channel, d.channel_key): d.traceparent for d in drafts}
     for _ in range(3):  # a clash on the random tracking code is retried with a new code
         if not pending:
             break
         rows = [_row_values(d, d.received_at or datetime.now(UTC)) for d in pending.values()]
         inserted = (await session.scalars(insert(Complaint).on_conflict_do_nothing().returning(Complaint), rows)).all()
         for complaint in inserted:
-            found[(complaint.channel, complaint.channel_key)] = (complaint, True)
-            add_event(session, topics.COMPLAINTS, received_event(complaint), key=complaint.id, source="intake")
+            key = (complaint.channel, complaint.channel_key)
+            found[key] = (complaint, True)
+            add_event(session, topics.COMPLAINTS, received_event(complaint), key=complaint.id, source="intake",
+                      traceparent=traces.get(key))
         missing = [key for key in pending if key not in found]
         for complaint in await _by_channel_keys(session, missing):
             found[(complaint.channel, complaint.channel_key)] = (complaint, False)
