@@ -43,3 +43,10 @@ class Forbidden(DomainError):
 class InvalidInput(DomainError):
     status_code = 422
     code = "invalid_input"
+
+    def to_body(self) -> dict[str, Any]:
+        # the same ``fields`` list as request validation errors, so clients read one shape
+        body = super().to_body()
+        if "field" in self.extra:
+            body["fields"] = [{"field": self.extra["field"], "message": self.message, "type": self.code}]
+        return body

@@ -89,3 +89,18 @@ def test_bad_input_is_a_clear_4xx_and_stores_nothing(stack: Stack) -> None:
     for call_id in ("bad-1", "bad-2"):
         # nothing stored: filing it properly now creates it fresh (201, not a replay)
         assert file_complaint(stack, call_id).status_code == 201
+
+
+def test_case_status_for_several_complaints_in_one_request(stack: Stack) -> None:
+    texts = [f"第{n}次反映：双桥路{uuid.uuid4().hex[:4]}号积水" for n in range(3)]
+    ids = [file_complaint(stack, f"call-{uuid.uuid4()}", text=t).json()["id"] for t in texts]
+
+    def all_cases() -> list[dict] | None:
+        r = httpx.get(f"{stack.url('dispatch')}/api/v1/cases", params={"complaint_id": ",".join(ids)}, timeout=10)
+        items = r.json()["items"]
+        return items if len(items) == 3 else None
+
+    assert {c["complaint_id"] for c in wait_until(all_cases, message="three cases")} == set(ids)
+    too_many = ",".join(f"c{i}" for i in range(201))
+    r = httpx.get(f"{stack.url('dispatch')}/api/v1/cases", params={"complaint_id": too_many}, timeout=10)
+    assert r.status_code == 422 and r.json()["fields"][0]["field"] == "complaint_id"

@@ -21,20 +21,28 @@ async def read_case(case_id: str, session: SessionDep) -> CaseOut:
     return CaseOut.model_validate(case)
 
 
+MAX_IDS = 200
+
+
 @router.get("/cases", response_model=CasePage)
 async def list_cases(
     session: SessionDep,
-    complaint_id: str | None = None,
-    tracking_code: str | None = None,
-    state: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    complaint_id: Annotated[str | None, Query(max_length=4000, description="one id, or up to 200 "
+                                              "comma-separated (one request for a caller's history)")] = None,
+    tracking_code: Annotated[str | None, Query(max_length=20)] = None,
+    state: Annotated[str | None, Query(max_length=20)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_IDS)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> CasePage:
-    """Cases of one complaint or tracking code (service-to-service status; no personal data). Listing
-    every case needs the dispatcher API (``/api/v1/dispatch/cases``, with a key)."""
-    if not (complaint_id or tracking_code):
+    """Cases of some complaints or of a tracking code (service-to-service status; no personal data).
+    Listing every case needs the dispatcher API (``/api/v1/dispatch/cases``, with a key)."""
+    ids = [i for i in (complaint_id or "").split(",") if i.strip()]
+    if not (ids or tracking_code):
         raise InvalidInput("give complaint_id or tracking_code", field="complaint_id")
+    if len(ids) > MAX_IDS:
+        raise InvalidInput(f"at most {MAX_IDS} complaint ids per request", field="complaint_id")
     cases = await service.find(
-        session, complaint_id=complaint_id, tracking_code=tracking_code, state=state, limit=limit, offset=offset
+        session, complaint_ids=[i.strip() for i in ids], tracking_code=tracking_code, state=state, limit=limit,
+        offset=offset,
     )
     return CasePage(items=[CaseOut.model_validate(c) for c in cases], limit=limit, offset=offset)

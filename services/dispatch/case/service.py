@@ -142,12 +142,12 @@ async def get(session: AsyncSession, case_id: str) -> Case | None:
 
 
 async def find(
-    session: AsyncSession, *, complaint_id: str | None = None, tracking_code: str | None = None,
+    session: AsyncSession, *, complaint_ids: Sequence[str] = (), tracking_code: str | None = None,
     state: str | None = None, limit: int = 50, offset: int = 0,
 ) -> list[Case]:
     stmt = select(Case).order_by(Case.created_at.desc()).limit(limit).offset(offset)
-    if complaint_id:
-        stmt = stmt.where(Case.complaint_id == complaint_id)
+    if complaint_ids:
+        stmt = stmt.where(Case.complaint_id.in_(list(complaint_ids)))
     if tracking_code:
         stmt = stmt.where(Case.tracking_code == tracking_code)
     if state:

@@ -1,7 +1,7 @@
 """Case states read from dispatch's HTTP API (dispatch owns cases; intake never copies them).
 
 Why not a local projection of ``linkage.dispatch.cases.v1``: the reads are operator- and
-Open311-facing and low volume, dispatch's ``GET /api/v1/cases?complaint_id=`` already answers them,
+Open311-facing and low volume, dispatch's ``GET /api/v1/cases?complaint_id=a,b,…`` answers them in one request,
 and a projection would add a consumer, a table and a replay story to intake for a status word.
 When dispatch is slow or down the caller gets ``"unknown"`` instead of an error.
 """
@@ -39,7 +39,7 @@ STATE_NAMES = {
     "pending": "待生成工单",
 }
 
-MAX_PARALLEL = 16
+CHUNK = 100  # complaint ids per request (dispatch takes up to 200)
 
 
 async def case_states(settings: Settings, complaint_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -52,35 +52,30 @@ async def case_states(settings: Settings, complaint_ids: Iterable[str]) -> dict[
     out: dict[str, dict[str, Any]] = {}
     if not ids:
         return out
-    gate = asyncio.Semaphore(MAX_PARALLEL)
     timeout = httpx.Timeout(settings.dispatch_timeout_s)
     base = settings.dispatch_url.rstrip("/")
 
-    async def one(client: httpx.AsyncClient, cid: str) -> None:
-        async with gate:
-            try:
-                r = await client.get(f"{base}/api/v1/cases", params={"complaint_id": cid})
-                r.raise_for_status()
-                items = r.json().get("items") or []
-            except (httpx.HTTPError, ValueError) as exc:
-                log.warning("dispatch unreachable for case state", complaint_id=cid, error=repr(exc))
-                out[cid] = _entry(UNKNOWN)
-                return
-            if not items:
-                out[cid] = _entry("pending")
-                return
-            case = items[0]
-            out[cid] = _entry(
-                str(case.get("state") or UNKNOWN),
-                case_id=case.get("id"),
-                deadline_at=case.get("deadline_at"),
+    async def chunk(client: httpx.AsyncClient, cids: list[str]) -> None:
+        try:
+            r = await client.get(f"{base}/api/v1/cases", params={"complaint_id": ",".join(cids), "limit": CHUNK})
+            r.raise_for_status()
+            items = r.json().get("items") or []
+        except (httpx.HTTPError, ValueError) as exc:
+            log.warning("dispatch unreachable for case states", count=len(cids), error=repr(exc))
+            return  # every id of the chunk stays "unknown"
+        found = {case.get("complaint_id"): case for case in items}
+        for cid in cids:
+            case = found.get(cid)
+            out[cid] = _entry("pending") if case is None else _entry(
+                str(case.get("state") or UNKNOWN), case_id=case.get("id"), deadline_at=case.get("deadline_at"),
                 lead=case.get("lead"),
             )
 
     async with httpx.AsyncClient(timeout=timeout) as client:
         try:
             await asyncio.wait_for(
-                asyncio.gather(*(one(client, cid) for cid in ids)), timeout=settings.dispatch_timeout_s * 2
+                asyncio.gather(*(chunk(client, ids[i:i + CHUNK]) for i in range(0, len(ids), CHUNK))),
+                timeout=settings.dispatch_timeout_s * 2,
             )
         except TimeoutError:
             log.warning("dispatch too slow for case states", count=len(ids))
