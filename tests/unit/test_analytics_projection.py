@@ -42,3 +42,13 @@ def test_counts_by_shanghai_day_and_names() -> None:
     assert street_name("S01") == "猛追湾街道" and street_name(None) == "未定位"
     assert grid_name("S01C02G07").endswith("网格")
     assert mask_tracking_code("261125ABCDEF") == "261125******"
+
+
+def test_dispatchs_yellow_urge_is_the_warning() -> None:
+    """预警 comes from dispatch's SLA timer (working time), not from the wall clock in analytics."""
+    row = fold_status(None, _event("created", "accepted", T0))
+    row = fold_status(row, _event("dispatched", "dispatched", T0))
+    row = fold_status(row, _event("urged", "dispatched", T0 + timedelta(hours=1), details={"level": "whistle"}))
+    assert row["warn_level"] is None and row["urged"] == 1
+    row = fold_status(row, _event("urged", "dispatched", T0 + timedelta(days=4), details={"level": "yellow"}))
+    assert row["warn_level"] == "yellow" and row["urged"] == 2

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, and_, cast, delete, func, or_, select
+from sqlalchemy import Integer, and_, cast, delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,8 +30,6 @@ HANDLING_STATES = frozenset({"accepted", "triage", "dispatched", "signed", "retu
 """在办: somebody still has to act (the SLA clock runs, except while suspended)."""
 CLOCK_STATES = ("triage", "dispatched", "signed", "returned")
 """States in which a case can be overdue (挂起 stops the clock; replied cases wait for the survey)."""
-WARN_SHARE = 0.8
-"""预警 after 80 % of the time limit (DOMAIN.md "Warnings"), or when dispatch sent a yellow warning."""
 TICKER_KEEP = 500
 
 
@@ -104,6 +102,8 @@ def fold_status(row: dict[str, Any] | None, event: CaseEventV1) -> dict[str, Any
             row["warn_level"] = level
     elif action == "urged":
         row["urged"] += 1
+        if event.details.get("level") == "yellow" and row["warn_level"] != "red":
+            row["warn_level"] = "yellow"  # dispatch's 预警催办: 80 % of the limit in working time
     elif action == "supervised":
         row["supervised"] += 1
         row["warn_level"] = "red"
@@ -211,10 +211,10 @@ def _overdue_clause(now: datetime) -> Any:
 
 
 def _warning_clause(now: datetime) -> Any:
-    share = CaseStatus.received_at + (CaseStatus.deadline_at - CaseStatus.received_at) * WARN_SHARE
+    # dispatch's SLA timers decide 预警 in working time (urged level yellow / warned); not the wall clock here
     return and_(
         CaseStatus.state.in_(CLOCK_STATES), CaseStatus.deadline_at.is_not(None), CaseStatus.deadline_at >= now,
-        or_(CaseStatus.warn_level.in_(("yellow", "red")), share <= now),
+        CaseStatus.warn_level.in_(("yellow", "red")),
     )
 
 
