@@ -155,6 +155,8 @@ class Matter(_Frozen):
     responsibility: str = Field(min_length=1)
     emergency_service: EmergencyService | None = None
     knowledge_answer: str | None = None
+    generic: bool = False
+    """A catch-all (e.g. 政务服务办事指南): chosen only when no specific matter matches."""
 
     _strip_list = field_validator("grid_duty", "co_handlers", mode="before")(_as_list)
 

@@ -165,3 +165,23 @@ def test_address_check(intake: str) -> None:
     assert ok["status"] == "resolved" and ok["grid"]["street_code"] == "S01"
     bad = httpx.get(f"{intake}/api/v1/hotline/address", params={"q": "火星基地七号楼"}).json()
     assert bad["status"] in {"unresolved", "ambiguous"} and bad["grid"] is None
+
+
+def test_a_knowledge_base_question_is_answered_and_closed_at_once(stack: Stack) -> None:
+    r = file(stack.url("intake"), text="请问居住证怎么办理，需要什么材料", kind=None, address=None)
+    assert r.status_code == 201, r.text
+    code = r.json()["tracking_code"]
+    assert r.json()["matter_code"] == "ZX003"
+
+    def closed() -> dict | None:
+        track = httpx.get(f"{stack.url('dispatch')}/api/v1/track/{code}", timeout=10).json()
+        return track if track.get("state") == "closed" else None
+
+    track = wait_until(closed, message="直接办结")
+    assert [h["action"] for h in track["history"]][-2:] == ["answered", "closed"]
+
+    def answer_sms() -> list[dict]:
+        msgs = httpx.get(f"{stack.url('notify')}/dev/messages", params={"tracking_code": code}, timeout=10).json()
+        return [m for m in msgs if m["template"] == "answered"]
+
+    assert "居住证" in wait_until(answer_sms, message="the answer reaches the citizen")[0]["body"]

@@ -94,3 +94,14 @@ def test_given_emergency_is_kept() -> None:
 def test_emergency_matter_code_flags_emergency() -> None:
     out = enrich_sync(draft(text="有情况需要处理", matter_code="JJ001"))
     assert out.emergency is not None and out.emergency.service == "119"
+
+
+def test_a_question_named_in_the_knowledge_base_gets_its_specific_matter() -> None:
+    """直接办结: a 咨询 the catalog answers is routed to that matter (specific before the catch-all guide)."""
+    from services.intake.complaint.flows import enrich_sync, knowledge_matter
+
+    assert knowledge_matter("请问居住证怎么办理，需要什么材料").code == "ZX003"  # type: ignore[union-attr]
+    assert knowledge_matter("请问在哪里办，需要什么材料").code == "ZX014"  # type: ignore[union-attr]
+    assert knowledge_matter("井盖坏了找谁") is None  # no knowledge answer for a repair
+    draft = enrich_sync(ComplaintDraft(channel="wechat", channel_key="q-1", text="请问居住证怎么办理，需要什么材料"))
+    assert (draft.kind, draft.matter_code, draft.category) == ("咨询", "ZX003", "ZX")

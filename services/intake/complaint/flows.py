@@ -21,7 +21,7 @@ from services.intake.classify import Classification, classify
 from services.intake.classify.emergency import detect_emergency
 from services.intake.complaint.schemas import ComplaintDraft
 from services.intake.places import GridRef, default_places
-from shared.catalog import default_catalog
+from shared.catalog import Matter, default_catalog
 from shared.events.complaints import EmergencyFlag, GeoPoint, PlaceRef
 
 CATEGORY_THRESHOLD = 0.3
@@ -101,6 +101,16 @@ def _operator_classified(draft: ComplaintDraft, update: dict[str, Any]) -> bool:
     return True
 
 
+def knowledge_matter(text: str) -> Matter | None:
+    """For a 咨询: the catalog matter with a knowledge-base answer that the text names, specific matters
+    before catch-alls (so dispatch can answer and close it at once: 直接办结)."""
+    candidates = [(m, score) for m, score in default_catalog().match(text, limit=20) if m.knowledge_answer]
+    if not candidates:
+        return None
+    candidates.sort(key=lambda ms: (ms[0].generic, -ms[1], ms[0].code))
+    return candidates[0][0]
+
+
 def _classify(draft: ComplaintDraft, update: dict[str, Any]) -> None:
     if _operator_classified(draft, update):
         return
@@ -115,7 +125,12 @@ def _classify(draft: ComplaintDraft, update: dict[str, Any]) -> None:
             update["emergency"] = EmergencyFlag(service=result.emergency.service, reason=result.emergency.reason)
         elif given is not None and given.emergency_service is not None:
             update["emergency"] = EmergencyFlag(service=given.emergency_service, reason=given.name)
-    if draft.matter_code or draft.category or result.low_confidence or not result.categories:
+    if draft.matter_code or draft.category:
+        return
+    if (draft.kind or result.kind) == "咨询" and (answer := knowledge_matter(draft.text)) is not None:
+        update["matter_code"], update["category"] = answer.code, answer.category
+        return
+    if result.low_confidence or not result.categories:
         return
     top = result.categories[0]
     if top.confidence < CATEGORY_THRESHOLD:
