@@ -44,6 +44,8 @@ def test_scripted_closed_loop_and_authorization(stack: Stack, infra: Infra, keys
         "closed",
     ]
     assert final["lead"] == "JJDD" and final["survey_result"] == "满意"
+    # 预警 at 80 % of the working time (what the staff pages colour by), before the deadline
+    assert final["received_at"] < final["warning_at"] < final["deadline_at"]
     problems = asyncio.run(verify_all(infra.settings(), final["id"]))
     assert problems == []
 

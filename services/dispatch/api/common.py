@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.dispatch.api.schemas import CaseDetail, CaseList, HistoryEntryOut, TransitionOut
 from services.dispatch.case import flows
 from services.dispatch.case.models import Case, CaseHistory
+from services.dispatch.sla.timers import yellow_at
 from shared.app import ServiceRuntime
 from shared.catalog import default_catalog
 from shared.errors import InvalidInput, NotFound
@@ -39,6 +40,8 @@ async def history_of(session: AsyncSession, case_id: str, public_only: bool = Fa
 async def detail(session: AsyncSession, case: Case, with_history: bool = True) -> CaseDetail:
     out = CaseDetail.model_validate(case, from_attributes=True)
     out.allowed_actions = flows.allowed_actions(case)
+    if case.deadline_at is not None:
+        out.warning_at = yellow_at(case.received_at, case.deadline_at)
     if with_history:
         out.history = [HistoryEntryOut.model_validate(h) for h in await history_of(session, case.id)]
     return out

@@ -101,6 +101,7 @@ class CaseDetail(CaseOut):
     dispatched_at: datetime | None = None
     sign_deadline_at: datetime | None = None
     return_deadline_at: datetime | None = None
+    warning_at: datetime | None = Field(default=None, description="预警: 80 % of the working time to the deadline")
     deadline_limit: str | None = None
     reopen_count: int = 0
     extension_status: str | None = None
