@@ -46,6 +46,8 @@ def test_scripted_closed_loop_and_authorization(stack: Stack, infra: Infra, keys
     assert final["lead"] == "JJDD" and final["survey_result"] == "满意"
     # 预警 at 80 % of the working time (what the staff pages colour by), before the deadline
     assert final["received_at"] < final["warning_at"] < final["deadline_at"]
+    # the keyed APIs show the complaint itself (the unkeyed status API does not)
+    assert "渣土车" in final["text"] and final["address"] and final["reporter"]["phone"]
     problems = asyncio.run(verify_all(infra.settings(), final["id"]))
     assert problems == []
 

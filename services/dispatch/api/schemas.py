@@ -97,6 +97,10 @@ class HistoryEntryOut(BaseModel):
 
 
 class CaseDetail(CaseOut):
+    """What a handler or dispatcher (with a key) sees: the status plus the complaint and its reporter."""
+
+    text: str
+    address: str | None = None
     reporter: dict[str, Any] = Field(default_factory=dict)
     dispatched_at: datetime | None = None
     sign_deadline_at: datetime | None = None
