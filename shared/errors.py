@@ -40,6 +40,16 @@ class Forbidden(DomainError):
     code = "forbidden"
 
 
+class PayloadTooLarge(DomainError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMedia(DomainError):
+    status_code = 415
+    code = "unsupported_media_type"
+
+
 class InvalidInput(DomainError):
     status_code = 422
     code = "invalid_input"

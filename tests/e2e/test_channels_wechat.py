@@ -23,7 +23,7 @@ from tests.e2e.channels_support import (
     reply_content,
     wechat_xml,
 )
-from tests.e2e.test_channels_app import png
+from tests.images import png
 from tests.support import Infra, Stack, wait_until
 
 CODE = re.compile(r"受理编号：?\s*([0-9A-Z]{12})")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -17,8 +16,7 @@ from services.dispatch.duplicate.service import (
     merge_or_suggest,
     text_similarity,
 )
-from shared.db import make_engine, make_sessionmaker
-from shared.settings import Settings
+from tests.db import sessions_fixture
 from tests.integration.dispatch_factory import add_cases, new_case
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -27,13 +25,7 @@ LON, LAT = 104.1010, 30.6600  # somewhere in Chenghua
 TEXT = "建设路12号门口井盖坏了，晚上很危险"
 
 
-@pytest.fixture(scope="session")
-async def maker(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = make_engine(settings, "dispatch", pool_size=2)
-    try:
-        yield make_sessionmaker(engine)
-    finally:
-        await engine.dispose()
+maker = sessions_fixture("dispatch")
 
 
 def _case(**kw: object) -> Case:

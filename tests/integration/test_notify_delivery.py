@@ -8,7 +8,7 @@ and the delivery passes run at a time far ahead (``now``) on that case only.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -25,12 +25,11 @@ from services.notify.message.models import Message
 from services.notify.survey.service import AlreadyAnswered, NotAwaitingSurvey, submit
 from shared import topics
 from shared.consumer import ConsumedEvent
-from shared.db import make_engine, make_sessionmaker
 from shared.events import Envelope
 from shared.events.cases import case_event
 from shared.events.complaints import Reporter
 from shared.outbox import OutboxRow
-from shared.settings import Settings
+from tests.db import sessions_fixture
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -39,13 +38,7 @@ AHEAD = NOW + dt.timedelta(days=30)
 SETTINGS = NotifySettings(notify_max_attempts=3, notify_backoff_s=3600, notify_backoff_max_s=4 * 3600)
 
 
-@pytest.fixture(scope="session")
-async def maker(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = make_engine(settings, "notify", pool_size=2)
-    try:
-        yield make_sessionmaker(engine)
-    finally:
-        await engine.dispose()
+maker = sessions_fixture("notify")
 
 
 def _consumed(action: str, case_id: str, code: str, **fields: Any) -> ConsumedEvent:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -17,23 +16,17 @@ from services.dispatch.case.models import Case
 from services.dispatch.sla.service import fire_due_timers, schedule_survey_timer, timers_for
 from services.dispatch.survey.service import answers_for, record_answer
 from shared import topics
-from shared.db import make_engine, make_sessionmaker
 from shared.events import encode_event
 from shared.events.feedback import SurveyAnsweredV1
 from shared.settings import Settings
+from tests.db import sessions_fixture
 from tests.integration.dispatch_factory import add_cases, new_case
 from tests.support import Stack
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
-@pytest.fixture(scope="session")
-async def maker(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = make_engine(settings, "dispatch", pool_size=2)
-    try:
-        yield make_sessionmaker(engine)
-    finally:
-        await engine.dispose()
+maker = sessions_fixture("dispatch")
 
 
 def _answer(case: Case, result: str) -> SurveyAnsweredV1:

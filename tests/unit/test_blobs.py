@@ -6,7 +6,6 @@ import asyncio
 import hashlib
 import io
 import struct
-import zlib
 from pathlib import Path
 
 import pytest
@@ -15,16 +14,7 @@ from starlette.datastructures import UploadFile
 from services.intake.blobs import BlobStoreError, LocalBlobStore, S3BlobStore, is_sha256, make_blob_store
 from services.intake.blobs.images import PayloadTooLarge, UnsupportedMedia, image_type, read_photo
 from shared.settings import Settings
-
-
-def tiny_png(width: int = 2, height: int = 2) -> bytes:
-    def chunk(tag: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
-
-    raw = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height))
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
-
+from tests.images import png
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + b"\x00" * 64 + b"\xff\xd9"
 WEBP = b"RIFF" + struct.pack("<I", 30) + b"WEBPVP8 " + b"\x00" * 22
@@ -33,7 +23,7 @@ GIF = b"GIF89a\x01\x00\x01\x00\x00\x00\x00;"
 
 def test_local_store_is_content_addressed_and_idempotent(tmp_path: Path) -> None:
     store = LocalBlobStore(tmp_path / "blobs")
-    data = tiny_png()
+    data = png()
     digest = asyncio.run(store.put(data))
     assert digest == hashlib.sha256(data).hexdigest()
     assert store.path(digest) == tmp_path / "blobs" / digest[:2] / digest[2:4] / digest
@@ -73,7 +63,7 @@ def test_s3_store_says_clearly_what_it_needs() -> None:
 
 
 def test_image_types_by_content() -> None:
-    assert image_type(tiny_png()) == "image/png"
+    assert image_type(png()) == "image/png"
     assert image_type(JPEG) == "image/jpeg"
     assert image_type(WEBP) == "image/webp"
     assert image_type(GIF) is None
@@ -86,7 +76,7 @@ def _upload(data: bytes, name: str = "x.png") -> UploadFile:
 
 
 def test_read_photo_checks_content_not_the_name() -> None:
-    photo = asyncio.run(read_photo(_upload(tiny_png(), "looks.gif"), "photos[0]", 1000))
+    photo = asyncio.run(read_photo(_upload(png(), "looks.gif"), "photos[0]", 1000))
     assert photo.content_type == "image/png"
     with pytest.raises(UnsupportedMedia, match=r"photos\[1\].*image/gif"):
         asyncio.run(read_photo(_upload(GIF, "fake.png"), "photos[1]", 1000))
@@ -95,7 +85,7 @@ def test_read_photo_checks_content_not_the_name() -> None:
 
 
 def test_read_photo_stops_at_the_limit() -> None:
-    big = tiny_png() + b"\x00" * 5000
+    big = png() + b"\x00" * 5000
     with pytest.raises(PayloadTooLarge, match=r"photos\[0\].*1000 bytes") as info:
         asyncio.run(read_photo(_upload(big), "photos[0]", 1000))
     assert info.value.status_code == 413

@@ -7,20 +7,12 @@ from dataclasses import dataclass
 import filetype
 from starlette.datastructures import UploadFile
 
-from shared.errors import DomainError
+from shared.errors import PayloadTooLarge, UnsupportedMedia
+
+__all__ = ["ALLOWED_IMAGE_TYPES", "PayloadTooLarge", "Photo", "UnsupportedMedia", "image_type", "read_photo"]
 
 ALLOWED_IMAGE_TYPES = {"image/jpeg", "image/png", "image/webp"}
 _CHUNK = 64 * 1024
-
-
-class UnsupportedMedia(DomainError):
-    status_code = 415
-    code = "unsupported_media_type"
-
-
-class PayloadTooLarge(DomainError):
-    status_code = 413
-    code = "payload_too_large"
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 
 from services.intake.complaint import flows, service
+from services.intake.complaint.http import commit_filed, mark_replay
 from services.intake.complaint.schemas import ComplaintDraft, ComplaintOut, HotlineComplaintIn
 from shared.app import RuntimeDep, SessionDep
 from shared.errors import NotFound
@@ -35,16 +36,13 @@ async def file_hotline_complaint(
     draft = await flows.enrich(draft)
     draft.traceparent = current_traceparent()  # the group-commit writer stores it outside this request
     writer = runtime.extras.get("complaint_writer")
-    if writer is not None:  # group commit: concurrent tickets share one transaction
+    if writer is not None:  # group commit: concurrent tickets share one transaction (it wakes the relay)
         complaint, created = await writer.submit(draft)
+        if not created:
+            mark_replay(response)
     else:
         complaint, created = await service.create_complaint(session, draft)
-        await session.commit()
-        if created:
-            runtime.relay.wake()
-    if not created:
-        response.status_code = status.HTTP_200_OK
-        response.headers["Idempotent-Replay"] = "true"
+        await commit_filed(session, runtime, response, created=created)
     return ComplaintOut.model_validate(complaint).model_copy(update={"created": created})
 
 

@@ -22,22 +22,12 @@ from services.intake.complaint.schemas import ComplaintDraft
 from services.intake.places import GridRef, default_places
 from shared import topics
 from shared.app import ServiceRuntime
-from shared.errors import DomainError
+from shared.errors import DomainError, UnsupportedMedia
 from shared.events.complaints import Attachment, ComplaintSupplementedV1, GeoPoint
 from shared.logging import get_logger
 from shared.outbox import add_event
 
 log = get_logger(__name__)
-
-
-class BadRequest(DomainError):
-    status_code = 400
-    code = "bad_request"
-
-
-class UnsupportedBody(DomainError):
-    status_code = 415
-    code = "unsupported_media_type"
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -134,27 +124,27 @@ async def read_body(
         try:
             data = await request.json()
         except ValueError as exc:
-            raise BadRequest(f"body is not valid JSON: {exc}", field="body") from exc
+            raise DomainError(f"body is not valid JSON: {exc}", field="body") from exc
         if not isinstance(data, dict):
-            raise BadRequest("body must be a JSON object", field="body")
+            raise DomainError("body must be a JSON object", field="body")
         return data, []
     if content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
         try:
             form = await request.form(max_files=max_files, max_fields=max_fields)
         except HTTPException as exc:
             field = "photos" if "files" in str(exc.detail) else "body"
-            raise BadRequest(f"bad form body: {exc.detail}", field=field) from exc
+            raise DomainError(f"bad form body: {exc.detail}", field=field) from exc
         fields: dict[str, Any] = {}
         files: list[UploadFile] = []
         for key, value in form.multi_items():
             if isinstance(value, UploadFile):
                 files.append(value)
             elif key in fields:
-                raise BadRequest(f"field {key!r} given more than once", field=key)
+                raise DomainError(f"field {key!r} given more than once", field=key)
             else:
                 fields[key] = value
         return fields, files
-    raise UnsupportedBody(
+    raise UnsupportedMedia(
         "send application/json or multipart/form-data", field="content-type", got=content_type or None
     )
 

@@ -17,6 +17,7 @@ from services.intake.channels.app import service
 from services.intake.channels.app.common import enrich, idempotency_key, read_body, validate
 from services.intake.channels.app.schemas import AppComplaintIn, ChannelComplaintOut, CitizenStatusOut
 from services.intake.complaint import service as complaints
+from services.intake.complaint.http import commit_filed
 from services.intake.complaint.schemas import ComplaintDraft
 from shared.app import RuntimeDep, SessionDep
 from shared.errors import NotFound
@@ -102,12 +103,7 @@ async def file_app_complaint(
         await service.record_submission(
             session, complaint.id, channel="app", submission_type=body.type, errand=body.type == "errand"
         )
-    await session.commit()
-    if created:
-        runtime.relay.wake()
-    else:
-        response.status_code = status.HTTP_200_OK
-        response.headers["Idempotent-Replay"] = "true"
+    await commit_filed(session, runtime, response, created=created)
     return service.complaint_out(complaint, await service.submission_of(session, complaint.id), created=created)
 
 

@@ -18,6 +18,7 @@ from services.intake.channels.app.routes import _form_fields
 from services.intake.channels.app.schemas import ChannelComplaintOut, GridReportIn
 from services.intake.channels.grid.auth import authenticate
 from services.intake.complaint import service as complaints
+from services.intake.complaint.http import commit_filed
 from services.intake.complaint.schemas import ComplaintDraft
 from shared.app import RuntimeDep, SessionDep
 from shared.catalog import default_catalog
@@ -154,10 +155,5 @@ async def file_grid_report(
         await service.record_submission(
             session, complaint.id, channel="grid", submission_type="patrol", worker_id=worker_id
         )
-    await session.commit()
-    if created:
-        runtime.relay.wake()
-    else:
-        response.status_code = status.HTTP_200_OK
-        response.headers["Idempotent-Replay"] = "true"
+    await commit_filed(session, runtime, response, created=created)
     return service.complaint_out(complaint, await service.submission_of(session, complaint.id), created=created)
