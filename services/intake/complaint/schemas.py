@@ -8,10 +8,11 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from shared.events.complaints import Attachment, Channel, EmergencyFlag, GeoPoint, Kind, PlaceRef, Reporter
-from shared.validation import CleanStr
+from shared.validation import CleanStr, NoControlChars
 
 MAX_TEXT = 4000
-Text = Annotated[CleanStr, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT)]
+# constraints before the control-character check, so their messages stay specific ("at least 1 character")
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TEXT), NoControlChars]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9\-]{2,19}$")]
 
 
@@ -19,7 +20,7 @@ class ComplaintDraft(BaseModel):
     """A channel-independent complaint before it is stored (what every channel builds)."""
 
     channel: Channel
-    channel_key: Annotated[CleanStr, StringConstraints(min_length=1, max_length=128)]
+    channel_key: Annotated[str, StringConstraints(min_length=1, max_length=128), NoControlChars]
     text: Text
     kind: Kind | None = None
     address: CleanStr | None = Field(default=None, max_length=300)
@@ -54,7 +55,7 @@ class HotlineComplaintIn(BaseModel):
         }]
     })
 
-    call_id: Annotated[CleanStr, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    call_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), NoControlChars]
     caller_phone: Phone
     caller_name: CleanStr | None = Field(default=None, max_length=50)
     text: Text
