@@ -226,7 +226,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DomainError)
     async def on_domain_error(request: Request, exc: DomainError) -> JSONResponse:
-        return JSONResponse(exc.to_body(), status_code=exc.status_code)
+        retry_after = getattr(exc, "retry_after_s", None)
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+        return JSONResponse(exc.to_body(), status_code=exc.status_code, headers=headers)
 
 
 def create_service_app(
