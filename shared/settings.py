@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     upload_max_photos: int = 6
     upload_max_body_bytes: int = 32 * 1024 * 1024
     grid_token_secret: str = "linkage-demo-grid-secret"
+    # Hotline console sessions: signed cookies (HMAC key) and how long a login lasts
+    session_secret: str = "linkage-demo-session-secret"  # demo value
+    console_session_hours: float = 12.0
     # Blob store: "local" (``blob_dir`` or ``var_dir/blobs``) or "s3" (needs boto3; AWS_* env for credentials)
     blob_backend: str = "local"
     blob_s3_bucket: str = ""
