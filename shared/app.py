@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -12,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from prometheus_client import make_asgi_app
+from prometheus_client import Counter, Gauge, make_asgi_app
 from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
@@ -22,13 +23,19 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared.consumer import BatchHandler, EventConsumer
 from shared.db import make_engine, make_sessionmaker
 from shared.errors import DomainError
-from shared.kafka import ensure_topics, make_producer
+from shared.faults import Backoff, is_infrastructure_error
+from shared.kafka import ClusterIdentity, ensure_topics, make_producer
 from shared.logging import configure_logging, get_logger
 from shared.outbox import OutboxRelay
 from shared.settings import Settings, get_settings
 from shared.tracing import TracingMiddleware, configure_tracing
 
 log = get_logger(__name__)
+
+TASK_UP = Gauge("linkage_task_up", "1 while a supervised background task runs", ["service", "task"])
+TASK_RESTARTS = Counter("linkage_task_restarts_total", "Restarts of supervised background tasks", ["service", "task"])
+READY = Gauge("linkage_ready", "1 when the last /readyz answered ready", ["service"])
+RETRY_AFTER_S = 5
 
 ReadinessCheck = Callable[["ServiceRuntime"], Awaitable[dict[str, Any]]]
 
@@ -57,6 +64,10 @@ class ServiceRuntime:
     background_tasks: list[asyncio.Task[None]] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
 
+    supervised: list[SupervisedTask] = field(default_factory=list)
+    _stopping: bool = False
+    _broker_probe: ClusterIdentity | None = None
+
     async def start(self) -> None:
         self.engine = make_engine(self.settings, self.name)
         self.sessionmaker = make_sessionmaker(self.engine)
@@ -64,7 +75,7 @@ class ServiceRuntime:
         await ensure_topics(self.settings)
         await self.producer.start()
         self.relay = OutboxRelay(self.settings, self.engine, self.producer, self.name)
-        self._spawn(self.relay.run(), "outbox-relay")
+        self._spawn(self.relay.run, "outbox-relay", health=lambda: self.relay.status)
         for spec in self.consumer_specs:
             consumer = EventConsumer(
                 self.settings,
@@ -73,27 +84,25 @@ class ServiceRuntime:
                 handler=spec.handler,
                 sessionmaker=self.sessionmaker,
                 producer=self.producer,
+                on_outbox=self.relay.wake,
             )
             self.consumers.append(consumer)
-            self._spawn(consumer.run(), f"consumer-{spec.group}")
+            self._spawn(consumer.run, f"consumer-{spec.group}", health=_status_of(consumer))
         graceful = len(self.tasks)
         for job in self.background:
-            self._spawn(job(self), getattr(job, "__name__", "job"))
+            self._spawn(functools.partial(job, self), getattr(job, "__name__", "job"))
         self.background_tasks = self.tasks[graceful:]
 
-    def _spawn(self, coro: Awaitable[None], name: str) -> None:
-        async def guarded() -> None:
-            try:
-                await coro
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("background task crashed", task=name)
-                raise
-
-        self.tasks.append(asyncio.create_task(guarded(), name=name))
+    def _spawn(
+        self, factory: Callable[[], Awaitable[None]], name: str, health: Callable[[], str] | None = None
+    ) -> None:
+        task = SupervisedTask(name, factory, health, self.name, self.settings.task_restart_backoff_max_s,
+                              stopping=lambda: self._stopping)
+        self.supervised.append(task)
+        self.tasks.append(asyncio.create_task(task.run(), name=name))
 
     async def stop(self) -> None:
+        self._stopping = True
         # background jobs work in short transactions: cancelling them rolls back at most one step
         for task in self.background_tasks:
             task.cancel()
@@ -105,28 +114,117 @@ class ServiceRuntime:
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
+        if self._broker_probe is not None:
+            await self._broker_probe.close()
         with contextlib.suppress(Exception):
             await self.producer.stop()
         await self.engine.dispose()
 
-    async def readiness(self) -> dict[str, Any]:
-        details: dict[str, Any] = {}
-        ok = True
+    async def _database_status(self) -> str:
         try:
-            async with self.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-            details["database"] = "ok"
+            async with asyncio.timeout(3):
+                async with self.engine.connect() as conn:
+                    await conn.execute(text("SELECT 1"))
         except Exception as exc:  # noqa: BLE001 - reported, not raised
-            ok = False
-            details["database"] = f"error: {exc!r}"
-        dead = [t.get_name() for t in self.tasks if t.done()]
-        details["tasks"] = "ok" if not dead else f"stopped: {', '.join(dead)}"
-        ok = ok and not dead
+            return f"error: {exc!r}"[:300]
+        return "ok"
+
+    async def _broker_status(self) -> str:
+        if self._broker_probe is None:
+            self._broker_probe = ClusterIdentity(self.settings)
+        try:
+            async with asyncio.timeout(3):
+                cluster = await self._broker_probe.cluster_id()
+        except Exception as exc:  # noqa: BLE001 - reported, not raised
+            await self._broker_probe.close()
+            self._broker_probe = None
+            return f"error: {exc!r}"[:300]
+        return "ok" if cluster else "error: no cluster id"
+
+    async def readiness(self) -> dict[str, Any]:
+        """Ready only when the database, the broker and every supervised task are healthy; says which is not."""
+        database, broker = await asyncio.gather(self._database_status(), self._broker_status())
+        tasks = {task.name: task.state() for task in self.supervised}
+        unhealthy = sorted(name for name, state in tasks.items() if not _task_ok(state))
+        ok = database == "ok" and broker == "ok" and not unhealthy
+        details: dict[str, Any] = {"database": database, "broker": broker, "tasks": tasks}
+        if unhealthy:
+            details["unhealthy_tasks"] = unhealthy
         for check in self.readiness_checks:
             extra = await check(self)
-            ok = ok and extra.pop("ok", True)
+            check_ok = bool(extra.pop("ok", True))
+            ok = ok and check_ok
             details.update(extra)
+        READY.labels(self.name).set(1 if ok else 0)
         return {"ok": ok, "service": self.name, **details}
+
+
+def _task_ok(state: str) -> bool:
+    return state in ("ok", "starting", "running", "standby")
+
+
+def _status_of(consumer: EventConsumer) -> Callable[[], str]:
+    return lambda: consumer.status
+
+
+class SupervisedTask:
+    """Runs ``factory()`` forever: restarted with capped exponential backoff after any exception (or an
+    unexpected return), until the service stops. ``health`` reports the task's own view while it runs."""
+
+    def __init__(
+        self,
+        name: str,
+        factory: Callable[[], Awaitable[None]],
+        health: Callable[[], str] | None,
+        service: str,
+        backoff_cap_s: float,
+        *,
+        stopping: Callable[[], bool],
+    ) -> None:
+        self.name = name
+        self.factory = factory
+        self.health = health
+        self.service = service
+        self.stopping = stopping
+        self.backoff = Backoff(initial=0.5, cap=backoff_cap_s)
+        self.restarts = 0
+        self.last_error = ""
+        self.running = False
+
+    def state(self) -> str:
+        if not self.running:
+            return f"restarting after: {self.last_error}"[:300]
+        return self.health() if self.health is not None else "running"
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while not self.stopping():
+            started = loop.time()
+            self.running = True
+            TASK_UP.labels(self.service, self.name).set(1)
+            try:
+                await self.factory()
+                if self.stopping():
+                    return
+                self.last_error = "returned unexpectedly"
+                log.error("background task returned; restarting", task=self.name)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.last_error = repr(exc)[:300]
+                if is_infrastructure_error(exc):
+                    log.warning("background task stopped by an infrastructure fault; restarting", task=self.name,
+                                error=self.last_error)
+                else:
+                    log.exception("background task crashed; restarting", task=self.name)
+            finally:
+                self.running = False
+                TASK_UP.labels(self.service, self.name).set(0)
+            if loop.time() - started > 60:
+                self.backoff.reset()
+            self.restarts += 1
+            TASK_RESTARTS.labels(self.service, self.name).inc()
+            await asyncio.sleep(self.backoff.next_delay())
 
 
 def get_runtime(request: Request) -> ServiceRuntime:
@@ -195,6 +293,15 @@ def validation_error_body(exc: RequestValidationError | ValidationError) -> dict
     return {"error": "validation_error", "message": f"invalid fields: {fields}", "fields": problems}
 
 
+def unavailable_response(request: Request, exc: BaseException) -> JSONResponse:
+    log.warning("infrastructure unavailable", path=request.url.path, error=repr(exc)[:300])
+    return JSONResponse(
+        {"error": "service_unavailable", "message": "数据库或消息队列暂时不可用，请稍后重试"},
+        status_code=503,
+        headers={"Retry-After": str(RETRY_AFTER_S)},
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -209,15 +316,24 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_database_error(request: Request, exc: DBAPIError) -> JSONResponse:
         """Never a bare 500 from the database: bad values 422, constraint clashes 409, outages 503."""
         sqlstate = str(getattr(exc.orig, "sqlstate", None) or "")
+        if is_infrastructure_error(exc):
+            return unavailable_response(request, exc)
         if isinstance(exc, DataError) or sqlstate.startswith("22"):  # class 22: data exception
-            body, status = {"error": "invalid_input", "message": "a value cannot be stored or compared (invalid "
-                            "characters, e.g. NUL, or out of range)"}, 422
+            message = "输入的值无法保存或比较（含非法字符如 NUL，或超出范围）"
+            body, status = {"error": "invalid_input", "message": message}, 422
         elif isinstance(exc, IntegrityError) or sqlstate.startswith("23"):
-            body, status = {"error": "conflict", "message": "the request conflicts with stored data"}, 409
+            body, status = {"error": "conflict", "message": "请求与已保存的数据冲突"}, 409
         else:
-            log.error("database error", path=request.url.path, error=repr(exc)[:500])
-            body, status = {"error": "database_unavailable", "message": "the database is unavailable; retry"}, 503
+            return unavailable_response(request, exc)
         return JSONResponse(body, status_code=status)
+
+    @app.exception_handler(Exception)
+    async def on_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+        """Database or broker away → JSON 503 with Retry-After; anything else a JSON 500, never text/plain."""
+        if is_infrastructure_error(exc):
+            return unavailable_response(request, exc)
+        log.exception("unhandled error", path=request.url.path)
+        return JSONResponse({"error": "internal_error", "message": "服务内部错误，请稍后再试"}, status_code=500)
 
     @app.exception_handler(OverflowError)
     async def on_overflow(request: Request, exc: OverflowError) -> JSONResponse:

@@ -45,3 +45,35 @@ def drop_messaging_tables() -> None:
     op.drop_table("broker_state")
     op.drop_table("processed_events")
     op.drop_table("outbox")
+
+
+def create_dead_letters_table() -> None:
+    op.create_table(
+        "dead_letters",
+        sa.Column("id", sa.BigInteger, sa.Identity(always=False), primary_key=True),
+        sa.Column("consumer_group", sa.String(200), nullable=False),
+        sa.Column("topic", sa.String(250), nullable=False),
+        sa.Column("partition", sa.Integer, nullable=False),
+        sa.Column("offset", sa.BigInteger, nullable=False),
+        sa.Column("value_sha256", sa.String(64), nullable=False),
+        sa.Column("event_id", sa.String(200)),
+        sa.Column("key", sa.LargeBinary),
+        sa.Column("headers", postgresql.JSONB, nullable=False),
+        sa.Column("value", sa.LargeBinary, nullable=False),
+        sa.Column("size", sa.Integer, nullable=False),
+        sa.Column("error", sa.Text, nullable=False),
+        sa.Column("traceback", sa.Text, nullable=False),
+        sa.Column("inline", sa.Boolean, server_default=sa.true(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column("replayed_at", sa.DateTime(timezone=True)),
+        sa.Column("replay_count", sa.Integer, server_default="0", nullable=False),
+        sa.UniqueConstraint("consumer_group", "topic", "partition", "offset", "value_sha256",
+                            name="uq_dead_letters_record"),
+    )
+    op.create_index(
+        "ix_dead_letters_unreplayed", "dead_letters", ["id"], postgresql_where=sa.text("replayed_at IS NULL")
+    )
+
+
+def drop_dead_letters_table() -> None:
+    op.drop_table("dead_letters")

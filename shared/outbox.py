@@ -15,15 +15,15 @@ import zlib
 from datetime import datetime
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
 from prometheus_client import Counter, Gauge
 from sqlalchemy import BigInteger, DateTime, Identity, Index, Integer, LargeBinary, String, func, text
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import Base
 from shared.events import Envelope, EventPayload, encode_event
+from shared.faults import Backoff, is_infrastructure_error
 from shared.kafka import ClusterIdentity, ensure_topics
 from shared.logging import get_logger
 from shared.settings import Settings
@@ -128,7 +128,10 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._stopping = False
         self._cluster = ClusterIdentity(settings)
+        self._backoff = Backoff(initial=0.2, cap=5.0)
+        self._ensured: set[str] = set()
         self.broker_losses = 0
+        self.status = "starting"
 
     def wake(self) -> None:
         """Called after a commit that added outbox rows, to publish without waiting for the poll."""
@@ -138,7 +141,24 @@ class OutboxRelay:
         self._stopping = True
         self._wake.set()
 
+    @property
+    def healthy(self) -> bool:
+        return not self.status.startswith("fault")
+
     async def run(self) -> None:
+        """Publish until stopped. Any failure (database or broker away) backs off and starts over, taking the
+        advisory lock again: a database restart drops the lock with the connection that held it."""
+        while not self._stopping:
+            try:
+                await self._run_holding_lock()
+            except Exception as exc:
+                if not is_infrastructure_error(exc):
+                    log.exception("outbox relay failed; restarting", service=self.service)
+                await self._fault(exc)
+            finally:
+                await self._cluster.close()
+
+    async def _run_holding_lock(self) -> None:
         lock_key = zlib.crc32(f"linkage-outbox-{self.service}".encode())
         async with self.engine.connect() as lock_conn:
             while not self._stopping:
@@ -146,34 +166,45 @@ class OutboxRelay:
                 await lock_conn.commit()
                 if got:
                     break
+                self.status = "standby"  # another replica publishes this schema
                 await self._sleep(1.0)
             if self._stopping:
                 return
             log.info("outbox relay active", service=self.service)
-            try:
-                await self._loop()
-            finally:
-                await self._cluster.close()
+            await self._loop(lock_conn)
 
-    async def _loop(self) -> None:
+    async def _fault(self, exc: BaseException) -> None:
+        self.status = f"fault: {exc!r}"[:300]
+        delay = self._backoff.next_delay()
+        log.warning("outbox relay: infrastructure unavailable, will retry", service=self.service,
+                    error=repr(exc)[:300], delay_s=delay)
+        await self._sleep(delay)
+
+    async def _loop(self, lock_conn: AsyncConnection) -> None:
         loop = asyncio.get_running_loop()
         next_check = loop.time()
         next_purge = loop.time() + 60
         while not self._stopping:
             try:
                 if loop.time() >= next_check:
-                    next_check = loop.time()
+                    next_check = loop.time() + self.settings.outbox_broker_check_interval_s
                     await self.check_broker()
                 if loop.time() >= next_purge:
                     next_purge = loop.time() + 60
                     await self.purge()
                 sent = await self.publish_batch()
-            except (TimeoutError, KafkaError, OSError) as exc:
-                log.warning("outbox relay: broker unavailable, will retry", error=repr(exc))
-                await self._sleep(1.0)
-                with contextlib.suppress(Exception):
-                    await ensure_topics(self.settings)
+            except Exception as exc:
+                if not await _connection_alive(lock_conn):
+                    raise  # the database went away: take the lock again once it is back
+                if not is_infrastructure_error(exc):
+                    log.exception("outbox relay: unexpected error", service=self.service)
+                self._ensured.clear()
+                await self._fault(exc)
                 continue
+            if self.status != "ok":
+                log.info("outbox relay healthy", service=self.service, previous=self.status)
+                self.status = "ok"
+                self._backoff.reset()
             if sent < self.settings.outbox_batch_size:
                 await self._sleep(self.settings.outbox_poll_interval_s)
 
@@ -182,6 +213,20 @@ class OutboxRelay:
             await asyncio.wait_for(self._wake.wait(), timeout=seconds)
         self._wake.clear()
 
+    async def _ensure_topics_of(self, topics: set[str]) -> None:
+        """Create missing topics before publishing (dead-letter topics have one partition)."""
+        missing = sorted(topics - self._ensured)
+        if not missing:
+            return
+        names = [self.settings.topic(t) for t in missing]
+        main = [n for n in names if ".dlq." not in n]
+        dlq = [n for n in names if ".dlq." in n]
+        if main:
+            await ensure_topics(self.settings, main, exact=True)
+        if dlq:
+            await ensure_topics(self.settings, dlq, partitions=1, exact=True)
+        self._ensured.update(missing)
+
     async def publish_batch(self) -> int:
         async with self.engine.connect() as conn:
             rows = (await conn.execute(_SELECT_UNSENT, {"limit": self.settings.outbox_batch_size})).all()
@@ -189,6 +234,7 @@ class OutboxRelay:
         PENDING.labels(self.service).set(len(rows))
         if not rows:
             return 0
+        await self._ensure_topics_of({row[1] for row in rows})
         futures = []
         for seq, topic, key, headers, payload in rows:
             fut = await self.producer.send(
@@ -221,6 +267,7 @@ class OutboxRelay:
             await conn.execute(_SET_CLUSTER, {"cluster": current})
             if known is None:
                 return False
+            self._ensured.clear()
             await ensure_topics(self.settings)
             result = await conn.execute(_MARK_ALL_UNSENT)
         REPUBLISHED.labels(self.service).inc()
@@ -236,3 +283,12 @@ class OutboxRelay:
             result = await conn.execute(_PURGE, {"secs": self.settings.outbox_retention_hours * 3600})
             await conn.execute(_PURGE_PROCESSED, {"secs": self.settings.processed_retention_hours * 3600})
         return int(result.rowcount or 0)
+
+
+async def _connection_alive(conn: AsyncConnection) -> bool:
+    try:
+        await asyncio.wait_for(conn.execute(text("SELECT 1")), timeout=5)
+        await conn.commit()
+    except Exception:  # noqa: BLE001 - any failure means: reconnect
+        return False
+    return True

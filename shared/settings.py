@@ -12,6 +12,32 @@ SERVICE_NAMES = ("intake", "dispatch", "notify", "analytics")
 DEFAULT_PORTS = {"intake": 8001, "dispatch": 8002, "notify": 8003, "analytics": 8004}
 
 
+SECRET_SETTINGS: tuple[str, ...] = (
+    "wechat_token",
+    "wechat_aes_key",
+    "open311_api_keys",
+    "grid_token_secret",
+    "audit_key",
+    "session_secret",
+    "sms_gateway_secret",
+)
+"""Settings whose default is a public demo value (or empty): outside ``demo_mode`` a service refuses to
+start until each is set. Names not (yet) defined on :class:`Settings` are skipped."""
+
+
+class DemoSecretsError(RuntimeError):
+    """A service was started outside demo mode with demo (or empty) secrets."""
+
+    def __init__(self, variables: list[str]) -> None:
+        self.variables = variables
+        super().__init__(
+            "refusing to start: these secrets still have their public demo value or are empty: "
+            + ", ".join(variables)
+            + ". Set each to a private value (e.g. from a Kubernetes Secret), or set LINKAGE_DEMO_MODE=true"
+            " for a local demo only."
+        )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LINKAGE_", env_file=None, extra="ignore")
 
@@ -40,6 +66,10 @@ class Settings(BaseSettings):
     consumer_retry_backoff_s: float = 0.2
     consumer_session_timeout_ms: int = 6000
     consumer_heartbeat_interval_ms: int = 1000
+    consumer_max_fetch_bytes: int = 16 * 1024 * 1024  # a record up to this size can still be read (and dead-lettered)
+    # larger poison goes to the DLQ topic as a reference; its bytes stay in the dead_letters table
+    dlq_max_inline_bytes: int = 512 * 1024
+    task_restart_backoff_max_s: float = 30.0  # supervised background tasks restart after at most this long
 
     max_body_bytes: int = 1_000_000
     max_text_chars: int = 4000
@@ -78,6 +108,7 @@ class Settings(BaseSettings):
     media_fetch_max_attempts: int = 5
     # Channels: app and grid uploads (photos)
     upload_max_photo_bytes: int = 5 * 1024 * 1024
+    upload_max_photo_pixels: int = 40_000_000  # decoded size bound (decompression bombs)
     upload_max_photos: int = 6
     upload_max_body_bytes: int = 32 * 1024 * 1024
     grid_token_secret: str = "linkage-demo-grid-secret"
@@ -89,6 +120,52 @@ class Settings(BaseSettings):
     blob_s3_bucket: str = ""
     blob_s3_prefix: str = "blobs/"
     blob_s3_endpoint_url: str = ""
+
+    # Tamper-evident case history (dispatch): HMAC key of the chain, never stored in the database.
+    # Rotation: give the new key a new id and keep old ones in ``audit_previous_keys`` ("id:secret,...").
+    audit_key: str = "linkage-demo-audit-key"  # demo value
+    audit_key_id: str = "k1"
+    audit_previous_keys: str = ""
+    audit_checkpoint_dir: Path | None = None  # default: var_dir/audit
+    audit_checkpoint_interval_s: float = 30.0
+
+    # Demo mode (set by `linkage up` and the test harness): demo secrets are accepted.
+    demo_mode: bool = False
+
+    @property
+    def audit_keys(self) -> dict[str, bytes]:
+        """Every audit key by id: the current one and the rotated-out ones still needed to verify."""
+        keys: dict[str, bytes] = {}
+        for item in self.audit_previous_keys.split(","):
+            key_id, sep, secret = item.strip().partition(":")
+            if sep and key_id and secret:
+                keys[key_id] = secret.encode()
+        keys[self.audit_key_id] = self.audit_key.encode()
+        return keys
+
+    @property
+    def audit_dir(self) -> Path:
+        return self.audit_checkpoint_dir or self.var_dir / "audit"
+
+    def demo_secrets_in_use(self) -> list[str]:
+        """Environment variables of secrets that are empty or still carry their public demo value."""
+        fields = type(self).model_fields
+        unsafe = []
+        for name in SECRET_SETTINGS:
+            if name not in fields:
+                continue
+            value = str(getattr(self, name) or "").strip()
+            if not value or value == str(fields[name].default):
+                unsafe.append(f"LINKAGE_{name.upper()}")
+        return unsafe
+
+    def refuse_demo_secrets(self) -> None:
+        """Outside demo mode, raise :class:`DemoSecretsError` naming every secret left at its demo value."""
+        if self.demo_mode:
+            return
+        unsafe = self.demo_secrets_in_use()
+        if unsafe:
+            raise DemoSecretsError(unsafe)
 
     @model_validator(mode="after")
     def _tracking_outlives_outbox(self) -> Settings:
