@@ -10,6 +10,7 @@ import typer
 
 from services.dispatch.audit import app as audit_app
 from services.dispatch.audit import keys_app
+from services.intake.operators.cli import app as operators_app
 from shared.calendar.cli import app as calendar_app
 from shared.settings import DEFAULT_PORTS, SERVICE_NAMES
 
@@ -17,6 +18,7 @@ app = typer.Typer(help="Linkage (大联动): complaint intake and dispatch.", no
 app.add_typer(calendar_app, name="calendar", help="Chinese government working-day calendar.")
 app.add_typer(audit_app, name="audit", help="Audit the hash-chained case history.")
 app.add_typer(keys_app, name="keys", help="API keys of department clients, dispatchers and admins.")
+app.add_typer(operators_app, name="operators", help="Hotline operator accounts (console login, X-API-Key).")
 
 
 @app.command()

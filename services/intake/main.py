@@ -20,6 +20,7 @@ from services.intake.complaint import flows
 from services.intake.complaint import service as complaint_service
 from services.intake.complaint.routes import router as complaint_router
 from services.intake.console.routes import router as console_router
+from services.intake.operators.routes import router as operators_router
 from shared.app import ServiceRuntime, create_service_app
 from shared.group_commit import GroupCommitter
 from shared.settings import Settings, get_settings
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             hotline_router,
             open311_router,
             console_router,
+            operators_router,
             wechat_router,
             app_router,
             grid_router,

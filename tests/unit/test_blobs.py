@@ -12,9 +12,16 @@ import pytest
 from starlette.datastructures import UploadFile
 
 from services.intake.blobs import BlobStoreError, LocalBlobStore, S3BlobStore, is_sha256, make_blob_store
-from services.intake.blobs.images import PayloadTooLarge, UnsupportedMedia, image_type, read_photo
+from services.intake.blobs.images import (
+    BadImage,
+    PayloadTooLarge,
+    UnsupportedMedia,
+    check_image,
+    image_type,
+    read_photo,
+)
 from shared.settings import Settings
-from tests.images import png
+from tests.images import FAKE_JPEG, jpeg, png
 
 JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + b"\x00" * 64 + b"\xff\xd9"
 WEBP = b"RIFF" + struct.pack("<I", 30) + b"WEBPVP8 " + b"\x00" * 22
@@ -90,3 +97,36 @@ def test_read_photo_stops_at_the_limit() -> None:
         asyncio.run(read_photo(_upload(big), "photos[0]", 1000))
     assert info.value.status_code == 413
     assert info.value.to_body()["field"] == "photos[0]"
+
+
+def test_photos_are_decoded_not_just_sniffed() -> None:
+    # the magic bytes say JPEG, the content is no image: 422 naming the photo
+    with pytest.raises(BadImage, match=r"photos\[0\]") as info:
+        asyncio.run(read_photo(_upload(FAKE_JPEG, "fake.jpg"), "photos[0]", 1000))
+    assert info.value.status_code == 422 and info.value.to_body()["fields"][0]["field"] == "photos[0]"
+    real = jpeg(40, 30)
+    for cut in (len(real) // 2, len(real) - 2):
+        with pytest.raises(BadImage):
+            check_image(real[:cut], "photos[1]")
+    with pytest.raises(BadImage):
+        check_image(png()[:-13], "photos[2]")  # IDAT/IEND cut
+    assert check_image(real, "p").content_type == "image/jpeg"
+
+
+def test_decompression_bomb_is_refused_before_decoding() -> None:
+    with pytest.raises(BadImage, match="像素"):
+        check_image(png(300, 200), "photos[0]", max_pixels=300 * 200 - 1)
+    assert check_image(png(300, 200), "photos[0]", max_pixels=300 * 200).width == 300
+
+
+def test_exif_gps_is_stripped_other_photos_kept_byte_for_byte() -> None:
+    from PIL import Image
+
+    with_gps = jpeg(gps=True)
+    assert Image.open(io.BytesIO(with_gps)).getexif().get_ifd(0x8825)  # the fixture really carries GPS
+    checked = check_image(with_gps, "photos[0]")
+    assert checked.stripped_metadata and checked.data != with_gps
+    cleaned = Image.open(io.BytesIO(checked.data))
+    assert not cleaned.getexif() and cleaned.size == (8, 6)
+    plain = png()
+    assert check_image(plain, "photos[0]").data == plain

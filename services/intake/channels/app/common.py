@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
+from python_multipart.multipart import parse_options_header
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
@@ -31,8 +32,6 @@ log = get_logger(__name__)
 
 
 M = TypeVar("M", bound=BaseModel)
-
-
 
 
 def locate(point: GeoPoint | None) -> GridRef | None:
@@ -129,6 +128,8 @@ async def read_body(
             raise DomainError("body must be a JSON object", field="body")
         return data, []
     if content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        if content_type == "multipart/form-data":
+            await check_multipart_complete(request)
         try:
             form = await request.form(max_files=max_files, max_fields=max_fields)
         except HTTPException as exc:
@@ -147,6 +148,22 @@ async def read_body(
     raise UnsupportedMedia(
         "send application/json or multipart/form-data", field="content-type", got=content_type or None
     )
+
+
+async def check_multipart_complete(request: Request) -> None:
+    """400 for a multipart body without its closing boundary (``--boundary--``): the parser would return the
+    parts before the cut and silently drop a half-sent photo. Reads the (size-limited) body once; the form
+    parser then reads the cached bytes."""
+    _, options = parse_options_header(request.headers.get("content-type", ""))
+    boundary = options.get(b"boundary", b"")
+    if not boundary:
+        raise DomainError(
+            "multipart 请求缺少 boundary 参数（Content-Type: multipart/form-data; boundary=…）", field="body"
+        )
+    raw = await request.body()
+    close = b"--" + boundary + b"--"
+    if not (raw.startswith(close) or b"\r\n" + close in raw):
+        raise DomainError("multipart 请求体不完整：缺少结束分隔符，照片等内容可能未传完，请重新提交", field="body")
 
 
 def validate(model: type[M], data: dict[str, Any]) -> M:

@@ -76,7 +76,10 @@ async def file_app_complaint(
     if not text:
         raise RequestValidationError([{"loc": ("text",), "msg": "describe the problem", "type": "missing"}])
     photos = await service.read_photos(
-        files, max_files=settings.upload_max_photos, max_bytes=settings.upload_max_photo_bytes
+        files,
+        max_files=settings.upload_max_photos,
+        max_bytes=settings.upload_max_photo_bytes,
+        max_pixels=settings.upload_max_photo_pixels,
     )
     existing = await complaints.get_by_channel_key(session, "app", key)
     if existing is None:

@@ -8,7 +8,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile
 
-from services.intake.blobs.images import PayloadTooLarge, Photo, read_photo
+from services.intake.blobs.images import DEFAULT_MAX_PIXELS, PayloadTooLarge, Photo, read_photo
 from services.intake.blobs.store import LocalBlobStore, S3BlobStore
 from services.intake.channels.app.models import ChannelSubmission
 from services.intake.channels.app.schemas import ChannelComplaintOut, PhotoOut
@@ -16,11 +16,14 @@ from services.intake.complaint.models import Complaint
 from shared.events.complaints import Attachment
 
 
-async def read_photos(files: Sequence[UploadFile], *, max_files: int, max_bytes: int) -> list[Photo]:
-    """Every upload must be a JPEG/PNG/WebP within the size limit; checked before anything is stored."""
+async def read_photos(
+    files: Sequence[UploadFile], *, max_files: int, max_bytes: int, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> list[Photo]:
+    """Every upload must be a JPEG/PNG/WebP that decodes completely within the size and pixel limits;
+    checked before anything is stored (a photo with EXIF comes back re-encoded without it)."""
     if len(files) > max_files:
         raise PayloadTooLarge(f"photos: at most {max_files} photos", field="photos", limit=max_files)
-    return [await read_photo(f, f"photos[{i}]", max_bytes) for i, f in enumerate(files)]
+    return [await read_photo(f, f"photos[{i}]", max_bytes, max_pixels) for i, f in enumerate(files)]
 
 
 async def store_photos(store: LocalBlobStore | S3BlobStore, photos: Sequence[Photo]) -> list[Attachment]:

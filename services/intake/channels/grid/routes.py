@@ -107,7 +107,10 @@ async def file_grid_report(
             ]
         )
     photos = await service.read_photos(
-        files, max_files=settings.upload_max_photos, max_bytes=settings.upload_max_photo_bytes
+        files,
+        max_files=settings.upload_max_photos,
+        max_bytes=settings.upload_max_photo_bytes,
+        max_pixels=settings.upload_max_photo_pixels,
     )
     channel_key = f"{worker_id}:{key}"[:128]
     existing = await complaints.get_by_channel_key(session, "grid", channel_key)

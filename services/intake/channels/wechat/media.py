@@ -17,12 +17,13 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.intake.blobs.images import image_type
+from services.intake.blobs.images import check_image
 from services.intake.blobs.store import LocalBlobStore, S3BlobStore, make_blob_store
 from services.intake.channels.app.common import supplement_complaint
 from services.intake.channels.wechat.models import MediaFetch
 from services.intake.complaint.models import Complaint
 from shared.app import ServiceRuntime
+from shared.errors import DomainError
 from shared.events.complaints import Attachment
 from shared.logging import get_logger
 from shared.settings import Settings
@@ -31,7 +32,11 @@ log = get_logger(__name__)
 
 
 class MediaError(Exception):
-    """Why one photo could not be fetched (recorded on the row)."""
+    """Why one photo could not be fetched (recorded on the row); ``final``: trying again cannot help."""
+
+    def __init__(self, message: str, *, final: bool = False) -> None:
+        super().__init__(message)
+        self.final = final
 
 
 def allowed_hosts(settings: Settings) -> frozenset[str]:
@@ -62,30 +67,44 @@ async def fetch_one(
     """Fetch the oldest pending photo; returns its outcome (done/retry/failed) or None when none is due."""
     hosts = allowed_hosts(settings)
     async with sessionmaker() as session, session.begin():
-        row = (await session.execute(
-            select(MediaFetch).where(MediaFetch.status == "pending").order_by(MediaFetch.id).limit(1)
-            .with_for_update(skip_locked=True)
-        )).scalar_one_or_none()
+        row = (
+            await session.execute(
+                select(MediaFetch)
+                .where(MediaFetch.status == "pending")
+                .order_by(MediaFetch.id)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            )
+        ).scalar_one_or_none()
         if row is None:
             return None
         try:
             if not row.url:
                 raise MediaError("no PicUrl (a MediaId needs the WeChat media API)")
             data = await download(client, row.url, hosts, settings.upload_max_photo_bytes)
-            content_type = image_type(data)
-            if content_type is None:
-                raise MediaError("not a JPEG, PNG or WebP image")
+            try:  # decoded in full like app/grid uploads; EXIF (GPS) stripped
+                checked = await asyncio.to_thread(
+                    check_image, data, "PicUrl", max_pixels=settings.upload_max_photo_pixels
+                )
+            except DomainError as exc:
+                raise MediaError(f"not a usable JPEG, PNG or WebP image: {exc.message}", final=True) from exc
+            data, content_type = checked.data, checked.content_type
             digest = await store.put(data)
             complaint = await session.get(Complaint, row.complaint_id, with_for_update=True)
             if complaint is None:
                 raise MediaError(f"complaint {row.complaint_id} not found")
-            await supplement_complaint(session, complaint, attachments=[Attachment(
-                url=f"/api/v1/blobs/{digest}", content_type=content_type, sha256=digest, size=len(data))])
+            await supplement_complaint(
+                session,
+                complaint,
+                attachments=[
+                    Attachment(url=f"/api/v1/blobs/{digest}", content_type=content_type, sha256=digest, size=len(data))
+                ],
+            )
             row.status, row.blob_sha256, row.last_error = "done", digest, None
         except (MediaError, httpx.HTTPError) as exc:
             row.attempts += 1
             row.last_error = str(exc)[:500]
-            final = isinstance(exc, MediaError) and "LINKAGE_WECHAT_MEDIA_HOSTS" in str(exc)
+            final = isinstance(exc, MediaError) and (exc.final or "LINKAGE_WECHAT_MEDIA_HOSTS" in str(exc))
             if final or row.attempts >= settings.media_fetch_max_attempts:
                 row.status = "failed"
             log.warning("wechat photo not fetched", media_fetch=row.id, attempts=row.attempts, error=str(exc))
