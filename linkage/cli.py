@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from linkage.dlq import app as dlq_app
 from services.dispatch.audit import app as audit_app
 from services.dispatch.audit import keys_app
 from services.intake.operators.cli import app as operators_app
@@ -19,6 +20,7 @@ app.add_typer(calendar_app, name="calendar", help="Chinese government working-da
 app.add_typer(audit_app, name="audit", help="Audit the hash-chained case history.")
 app.add_typer(keys_app, name="keys", help="API keys of department clients, dispatchers and admins.")
 app.add_typer(operators_app, name="operators", help="Hotline operator accounts (console login, X-API-Key).")
+app.add_typer(dlq_app, name="dlq", help="Dead letters: list and re-drive poison records.")
 
 
 @app.command()
@@ -44,6 +46,13 @@ def serve(
     if service not in SERVICE_NAMES:
         typer.echo(f"unknown service {service!r}; choose one of {', '.join(SERVICE_NAMES)}", err=True)
         raise typer.Exit(2)
+    from shared.settings import DemoSecretsError, get_settings
+
+    try:
+        get_settings().refuse_demo_secrets()  # before anything connects
+    except DemoSecretsError as exc:
+        typer.echo(f"linkage {service}: {exc}", err=True)
+        raise typer.Exit(78) from None  # EX_CONFIG
     import uvicorn
 
     uvicorn.run(
