@@ -151,7 +151,10 @@ class ServiceRuntime:
         if unhealthy:
             details["unhealthy_tasks"] = unhealthy
         for check in self.readiness_checks:
-            extra = await check(self)
+            try:
+                extra = await check(self)
+            except Exception as exc:  # noqa: BLE001 - a failing check is a reason, not a crash
+                extra = {"ok": False, getattr(check, "__name__", "check"): f"error: {exc!r}"[:300]}
             check_ok = bool(extra.pop("ok", True))
             ok = ok and check_ok
             details.update(extra)

@@ -36,7 +36,9 @@ def make_engine(settings: Settings, schema: str, *, pool_size: int | None = None
         max_overflow=settings.db_max_overflow,
         pool_pre_ping=False,  # a round trip per checkout; broken connections are replaced on error
         pool_recycle=1800,
-        connect_args={"server_settings": {"search_path": f"{schema},public", "timezone": "UTC"}},
+        pool_timeout=10,
+        # a server that does not answer (paused, network gone) fails fast instead of after a minute
+        connect_args={"server_settings": {"search_path": f"{schema},public", "timezone": "UTC"}, "timeout": 5},
     )
 
 

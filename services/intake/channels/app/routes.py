@@ -7,9 +7,9 @@ first complaint with 200 and ``Idempotent-Replay: true``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 
 from services.intake.blobs.routes import blob_store
@@ -22,8 +22,10 @@ from services.intake.complaint.schemas import ComplaintDraft
 from shared.app import RuntimeDep, SessionDep
 from shared.errors import NotFound
 from shared.events.complaints import GeoPoint, Reporter
+from shared.ratelimit import rate_limit
 
 router = APIRouter(prefix="/api/v1/app", tags=["app"])
+citizen_lookup_limit = rate_limit("citizen-lookup", per_minute=30, burst=10)
 
 PREFIX = {"snapshot": "【随手拍】", "errand": "【我要代办】"}
 DEFAULT_TEXT = {"snapshot": "市民随手拍上报", "errand": "市民申请社区代办", "complaint": ""}
@@ -107,15 +109,35 @@ async def file_app_complaint(
             session, complaint.id, channel="app", submission_type=body.type, errand=body.type == "errand"
         )
     await commit_filed(session, runtime, response, created=created)
-    return service.complaint_out(complaint, await service.submission_of(session, complaint.id), created=created)
+    out = service.complaint_out(complaint, await service.submission_of(session, complaint.id), created=created)
+    return out.model_copy(update={"tracking_secret": complaints.issued_secret(complaint) if created else None})
 
 
-@router.get("/complaints/{tracking_code}", response_model=CitizenStatusOut)
-async def citizen_status(tracking_code: str, session: SessionDep, runtime: RuntimeDep) -> CitizenStatusOut:
-    """What intake knows for the citizen; the case's progress is at dispatch ``/api/v1/track/{code}``."""
+@router.get(
+    "/complaints/{tracking_code}",
+    response_model=CitizenStatusOut,
+    dependencies=[Depends(citizen_lookup_limit)],
+    responses={
+        404: {"description": "unknown code, or wrong secret / last four digits (the same answer)"},
+        429: {"description": "too many lookups from this address (Retry-After)"},
+    },
+)
+async def citizen_status(
+    tracking_code: str,
+    session: SessionDep,
+    secret: Annotated[str | None, Query(max_length=64, description="查询密码 given at filing")] = None,
+    phone_last4: Annotated[str | None, Query(max_length=4, description="last four digits of the phone")] = None,
+    x_tracking_secret: Annotated[str | None, Header(max_length=64)] = None,
+) -> CitizenStatusOut:
+    """The citizen's own complaint: the tracking code plus its secret (``X-Tracking-Secret`` or ``secret``) or
+    the phone's last four digits (``phone_last4``). Anything else is the same 404 as an unknown code.
+    The case's progress is at dispatch ``/api/v1/track/{code}``."""
     complaint = await complaints.get_by_tracking_code(session, tracking_code.strip().upper()[:20])
-    if complaint is None:
-        raise NotFound(f"no complaint with tracking code {tracking_code}", field="tracking_code")
+    if complaint is None or not (
+        complaints.check_citizen_secret(complaint, x_tracking_secret or secret)
+        or complaints.check_phone_last4(complaint, phone_last4)
+    ):
+        raise NotFound("未找到该受理编号，或查询密码（手机号后四位）不正确", field="tracking_code")
     return CitizenStatusOut(
         tracking_code=complaint.tracking_code,
         status="received",

@@ -11,6 +11,7 @@ from starlette.datastructures import UploadFile
 
 from services.intake.channels.open311 import service, xml
 from services.intake.channels.open311.schemas import Open311Error, parse_request
+from services.intake.complaint import service as complaints
 from shared.app import RuntimeDep, SessionDep
 from shared.logging import get_logger
 
@@ -113,7 +114,10 @@ async def create_request(fmt: str, request: Request, session: SessionDep, runtim
         if created:
             runtime.relay.wake()
         log.info("open311 request", tracking_code=complaint.tracking_code, created=created)
-        return [service.created_entry(complaint, parsed)]
+        entry = service.created_entry(complaint, parsed)
+        if created and (secret := complaints.issued_secret(complaint)):
+            entry["tracking_secret"] = secret  # 查询密码, once: the citizen's key to their own complaint
+        return [entry]
 
     return await answer(fmt, "requests", produce, status_code=201)
 
