@@ -7,6 +7,7 @@ database, topic prefix and consumer-group prefix.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import shutil
@@ -199,9 +200,14 @@ class ServiceProcess:
 @dataclass
 class Stack:
     services: dict[str, ServiceProcess]
+    operator_key: str = ""  # a hotline operator's X-API-Key (filing tickets, caller history, detail)
 
     def url(self, name: str) -> str:
         return self.services[name].url
+
+    @property
+    def operator_headers(self) -> dict[str, str]:
+        return {"X-API-Key": self.operator_key}
 
     def stop(self) -> None:
         for svc in self.services.values():
@@ -217,7 +223,26 @@ def start_stack(infra: Infra, names: tuple[str, ...] = SERVICE_NAMES) -> Stack:
         svc.start(wait=False)
     for svc in services.values():
         svc.wait_ready()
-    return Stack(services)
+    return Stack(services, operator_key=create_operator(infra) if "intake" in services else "")
+
+
+def create_operator(infra: Infra, role: str = "operator") -> str:
+    """A new hotline account (unique name, no password) in the migrated database; returns its API key."""
+    from services.intake.operators import service as operators
+    from shared.db import make_engine, make_sessionmaker
+
+    async def create() -> str:
+        engine = make_engine(infra.settings(), "intake", pool_size=1)
+        try:
+            async with make_sessionmaker(engine)() as session:
+                username = f"test-{role}-{uuid.uuid4().hex[:8]}"
+                _, key = await operators.create(session, username=username, role=role, display_name=username)
+                await session.commit()
+                return key
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(create())
 
 
 def wait_until(

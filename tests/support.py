@@ -5,10 +5,21 @@ from linkage.harness import (
     Infra,
     ServiceProcess,
     Stack,
+    create_operator,
     start_infra,
     start_stack,
     stop_infra,
     wait_until,
 )
 
-__all__ = ["REPO", "Infra", "ServiceProcess", "Stack", "start_infra", "start_stack", "stop_infra", "wait_until"]
+__all__ = [
+    "REPO",
+    "Infra",
+    "ServiceProcess",
+    "Stack",
+    "create_operator",
+    "start_infra",
+    "start_stack",
+    "stop_infra",
+    "wait_until",
+]

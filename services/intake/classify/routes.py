@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from services.intake.classify.schemas import MAX_TEXT_CHARS, Classification
 from services.intake.classify.service import classify
+from services.intake.operators.auth import AUTH_RESPONSES, OperatorDep
 
 router = APIRouter(prefix="/api/v1", tags=["classify"])
 
@@ -26,7 +27,7 @@ class ClassifyIn(BaseModel):
     channel: Literal["hotline", "wechat", "app", "grid", "open311"] | None = Field(default=None)
 
 
-@router.post("/classify", response_model=Classification)
-async def classify_text(body: ClassifyIn) -> Classification:
+@router.post("/classify", response_model=Classification, responses=AUTH_RESPONSES)
+async def classify_text(caller: OperatorDep, body: ClassifyIn) -> Classification:
     """分类: 诉求类型 (kind), top 3 matters (事项) with category and confidence, emergency (转 110/119/120/122)."""
     return await asyncio.to_thread(classify, body.text, body.channel)

@@ -40,6 +40,8 @@ class Complaint(Base):
     solved_on_spot: Mapped[bool] = mapped_column(Boolean, default=False)
     outside_own_grid: Mapped[bool] = mapped_column(Boolean, default=False)
     operator_id: Mapped[str | None] = mapped_column(String(64))
+    # sha256 of "<id>:<secret>": the per-complaint secret the citizen got at filing (see complaint/service.py)
+    citizen_secret_hash: Mapped[str | None] = mapped_column(String(64))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 

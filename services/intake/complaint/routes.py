@@ -1,4 +1,8 @@
-"""Hotline operator API: file a complaint (idempotent by call id) and read it back."""
+"""Hotline operator API: file a complaint (idempotent by call id) and read it back.
+
+Filing needs an operator credential (console session or operator ``X-API-Key``); reading a complaint
+back needs an operator or a dispatcher credential (see services/intake/operators/auth.py).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from fastapi import APIRouter, Response, status
 from services.intake.complaint import flows, service
 from services.intake.complaint.http import commit_filed, mark_replay
 from services.intake.complaint.schemas import ComplaintDraft, ComplaintOut, HotlineComplaintIn
+from services.intake.operators.auth import AUTH_RESPONSES, STAFF_RESPONSES, OperatorDep, StaffDep
 from shared.app import RuntimeDep, SessionDep
 from shared.errors import NotFound
 from shared.events.complaints import GeoPoint, Reporter
@@ -15,11 +20,14 @@ from shared.tracing import current_traceparent
 router = APIRouter(prefix="/api/v1", tags=["complaints"])
 
 
-@router.post("/complaints", response_model=ComplaintOut, status_code=status.HTTP_201_CREATED)
+@router.post("/complaints", response_model=ComplaintOut, status_code=status.HTTP_201_CREATED, responses=AUTH_RESPONSES)
 async def file_hotline_complaint(
-    body: HotlineComplaintIn, session: SessionDep, runtime: RuntimeDep, response: Response
+    caller: OperatorDep, body: HotlineComplaintIn, session: SessionDep, runtime: RuntimeDep, response: Response
 ) -> ComplaintOut:
-    """受理: a hotline operator files a ticket. The same ``call_id`` twice returns the first ticket (200)."""
+    """受理: a hotline operator files a ticket. The same ``call_id`` twice returns the first ticket (200).
+
+    The ticket records the authenticated operator (``operator_id`` in the body is ignored). The answer of a
+    new ticket carries the citizen's ``tracking_secret`` (查询密码), once."""
     draft = ComplaintDraft(
         channel="hotline",
         channel_key=body.call_id,
@@ -31,7 +39,7 @@ async def file_hotline_complaint(
         else None,
         reporter=Reporter(phone=body.caller_phone, name=body.caller_name),
         matter_code=body.matter_code,
-        operator_id=body.operator_id,
+        operator_id=caller.name,
     )
     draft = await flows.enrich(draft)
     draft.traceparent = current_traceparent()  # the group-commit writer stores it outside this request
@@ -43,11 +51,14 @@ async def file_hotline_complaint(
     else:
         complaint, created = await service.create_complaint(session, draft)
         await commit_filed(session, runtime, response, created=created)
-    return ComplaintOut.model_validate(complaint).model_copy(update={"created": created})
+    return ComplaintOut.model_validate(complaint).model_copy(
+        update={"created": created, "tracking_secret": service.issued_secret(complaint) if created else None}
+    )
 
 
-@router.get("/complaints/{complaint_id}", response_model=ComplaintOut)
-async def read_complaint(complaint_id: str, session: SessionDep) -> ComplaintOut:
+@router.get("/complaints/{complaint_id}", response_model=ComplaintOut, responses=STAFF_RESPONSES)
+async def read_complaint(complaint_id: str, caller: StaffDep, session: SessionDep) -> ComplaintOut:
+    """A complaint with its text and address (operators, dispatchers and admins)."""
     complaint = await service.get(session, complaint_id)
     if complaint is None:
         raise NotFound(f"complaint {complaint_id} not found")

@@ -86,3 +86,8 @@ class ComplaintOut(BaseModel):
     emergency: dict[str, Any] | None
     received_at: datetime
     created: bool = True
+    tracking_secret: str | None = Field(
+        default=None,
+        description="查询密码: shown once, when the complaint is created (null on a replay and on reads); "
+        "with the tracking code it lets the citizen look up their complaint",
+    )

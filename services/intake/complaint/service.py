@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -17,13 +19,52 @@ from shared import topics
 from shared.events.complaints import ComplaintReceivedV1, GeoPoint, PlaceRef, Reporter
 from shared.outbox import add_event
 
-_CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+_CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # 32 symbols (5 bits each), no 0/O or 1/I to misread
+TRACKING_RANDOM_SYMBOLS = 13  # 65 random bits: guessing one code is hopeless even without rate limits
+CITIZEN_SECRET_SYMBOLS = 10  # 50 bits, checked behind a rate limit and against one code only
+_ISSUED_SECRET = "_issued_citizen_secret"
+
+
+def _random_symbols(count: int) -> str:
+    return "".join(secrets.choice(_CODE_ALPHABET) for _ in range(count))
 
 
 def new_tracking_code(now: datetime | None = None) -> str:
-    """e.g. ``261124K7Q2PX``: date (Asia/Shanghai is close enough for a label) + 6 random symbols."""
+    """e.g. ``261124K7Q2PXW9HMT4RZC``: date (Asia/Shanghai is close enough for a label) + 13 random symbols."""
     stamp = (now or datetime.now(UTC)).strftime("%y%m%d")
-    return stamp + "".join(secrets.choice(_CODE_ALPHABET) for _ in range(6))
+    return stamp + _random_symbols(TRACKING_RANDOM_SYMBOLS)
+
+
+def new_citizen_secret() -> str:
+    """查询密码: given to the citizen once at filing; with the tracking code it opens their own complaint."""
+    return _random_symbols(CITIZEN_SECRET_SYMBOLS)
+
+
+def citizen_secret_hash(complaint_id: str, secret: str) -> str:
+    return hashlib.sha256(f"{complaint_id}:{secret}".encode()).hexdigest()
+
+
+def normalise_secret(secret: str) -> str:
+    return secret.strip().upper().replace("-", "").replace(" ", "")
+
+
+def check_citizen_secret(complaint: Complaint, secret: str | None) -> bool:
+    if not secret or not complaint.citizen_secret_hash:
+        return False
+    actual = citizen_secret_hash(complaint.id, normalise_secret(secret)[:64])
+    return hmac.compare_digest(actual, complaint.citizen_secret_hash)
+
+
+def check_phone_last4(complaint: Complaint, last4: str | None) -> bool:
+    digits = "".join(ch for ch in (complaint.reporter_phone or "") if ch.isdigit())
+    given = (last4 or "").strip()
+    return len(digits) >= 4 and len(given) == 4 and given.isdigit() and hmac.compare_digest(digits[-4:], given)
+
+
+def issued_secret(complaint: Complaint) -> str | None:
+    """The plaintext secret of a complaint created in this request (None for a replay or a loaded row)."""
+    value = complaint.__dict__.get(_ISSUED_SECRET)
+    return value if isinstance(value, str) else None
 
 
 async def create_complaint(session: AsyncSession, draft: ComplaintDraft) -> tuple[Complaint, bool]:
@@ -44,9 +85,11 @@ async def create_complaints(session: AsyncSession, drafts: Sequence[ComplaintDra
         if not pending:
             break
         rows = [_row_values(d, d.received_at or datetime.now(UTC)) for d in pending.values()]
+        issued = {(row["channel"], row["channel_key"]): secret for row in rows if (secret := _with_secret(row))}
         inserted = (await session.scalars(insert(Complaint).on_conflict_do_nothing().returning(Complaint), rows)).all()
         for complaint in inserted:
             key = (complaint.channel, complaint.channel_key)
+            complaint.__dict__[_ISSUED_SECRET] = issued.get(key)
             found[key] = (complaint, True)
             add_event(session, topics.COMPLAINTS, received_event(complaint), key=complaint.id, source="intake",
                       traceparent=traces.get(key))
@@ -70,6 +113,13 @@ async def _by_channel_keys(session: AsyncSession, keys: Sequence[tuple[str, str]
         return []
     stmt = select(Complaint).where(tuple_(Complaint.channel, Complaint.channel_key).in_(list(keys)))
     return list((await session.execute(stmt)).scalars())
+
+
+def _with_secret(row: dict[str, object]) -> str:
+    """Give a row a fresh citizen secret (stored hashed); return the plaintext."""
+    secret = new_citizen_secret()
+    row["citizen_secret_hash"] = citizen_secret_hash(str(row["id"]), secret)
+    return secret
 
 
 def _row_values(draft: ComplaintDraft, received_at: datetime) -> dict[str, object]:

@@ -107,6 +107,11 @@ class ChannelComplaintOut(BaseModel):
     outside_own_grid: bool = False
     received_at: datetime
     created: bool = True
+    tracking_secret: str | None = Field(
+        default=None,
+        description="查询密码: returned once, when a citizen's complaint is created (null on a replay); "
+        "``GET /api/v1/app/complaints/{tracking_code}`` needs it (or the phone's last four digits)",
+    )
 
 
 class CitizenStatusOut(BaseModel):
