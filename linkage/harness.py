@@ -223,22 +223,24 @@ def start_stack(infra: Infra, names: tuple[str, ...] = SERVICE_NAMES) -> Stack:
         svc.start(wait=False)
     for svc in services.values():
         svc.wait_ready()
-    return Stack(services, operator_key=create_operator(infra) if "intake" in services else "")
+    return Stack(services, operator_key=create_operator(infra)[1] if "intake" in services else "")
 
 
-def create_operator(infra: Infra, role: str = "operator") -> str:
-    """A new hotline account (unique name, no password) in the migrated database; returns its API key."""
+def create_operator(infra: Infra, role: str = "operator", password: str | None = None) -> tuple[str, str]:
+    """A new hotline account (unique name) in the migrated database; returns its username and API key."""
     from services.intake.operators import service as operators
     from shared.db import make_engine, make_sessionmaker
 
-    async def create() -> str:
+    async def create() -> tuple[str, str]:
         engine = make_engine(infra.settings(), "intake", pool_size=1)
         try:
             async with make_sessionmaker(engine)() as session:
                 username = f"test-{role}-{uuid.uuid4().hex[:8]}"
-                _, key = await operators.create(session, username=username, role=role, display_name=username)
+                _, key = await operators.create(
+                    session, username=username, role=role, display_name=username, password=password
+                )
                 await session.commit()
-                return key
+                return username, key
         finally:
             await engine.dispose()
 

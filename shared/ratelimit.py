@@ -2,6 +2,9 @@
 
 Use as a FastAPI dependency: ``dependencies=[Depends(rate_limit("track", per_minute=30))]``. A refused
 request gets ``429`` with ``Retry-After`` and a JSON body. Buckets live in the process (per replica).
+:func:`public_rate_limit` / :func:`service_rate_limit` take their limits from the service's settings
+(``LINKAGE_PUBLIC_RATE_PER_MINUTE``/``_BURST``, ``LINKAGE_SERVICE_RATE_…``) and skip the addresses in
+``LINKAGE_RATE_LIMIT_EXEMPT``.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from fastapi import Request
 from prometheus_client import Counter
 
 from shared.errors import DomainError
+from shared.settings import Settings, get_settings
 
 LIMITED = Counter("linkage_rate_limited_total", "Requests refused by a rate limit", ["scope"])
 
@@ -77,3 +81,49 @@ def rate_limit(scope: str, *, per_minute: float, burst: int | None = None) -> Ca
 
     check.buckets = buckets  # type: ignore[attr-defined]  # tests reset or inspect it
     return check
+
+
+def _settings_of(request: Request) -> Settings:
+    runtime = getattr(request.app.state, "runtime", None)
+    settings = getattr(runtime, "settings", None)
+    return settings if isinstance(settings, Settings) else get_settings()
+
+
+class SettingsRateLimit:
+    """A rate-limit dependency whose limits come from the service's settings (read at the first request)."""
+
+    def __init__(self, scope: str, limits: Callable[[Settings], tuple[float, int]]) -> None:
+        self.scope = scope
+        self.limits = limits
+        self._buckets: dict[tuple[float, int], TokenBuckets] = {}
+
+    def buckets(self, settings: Settings) -> TokenBuckets:
+        key = self.limits(settings)
+        if key not in self._buckets:
+            self._buckets[key] = TokenBuckets(*key)
+        return self._buckets[key]
+
+    def check(self, request: Request) -> None:
+        """Raise :class:`TooManyRequests` when this client used up its requests."""
+        settings = _settings_of(request)
+        address = client_address(request)
+        if address in {a.strip() for a in settings.rate_limit_exempt.split(",") if a.strip()}:
+            return
+        wait = self.buckets(settings).take(f"{self.scope}:{address}")
+        if wait > 0:
+            LIMITED.labels(self.scope).inc()
+            seconds = max(1, math.ceil(wait))
+            raise TooManyRequests(f"查询过于频繁，请 {seconds} 秒后再试", retry_after_s=seconds)
+
+    async def __call__(self, request: Request) -> None:
+        self.check(request)
+
+
+def public_rate_limit(scope: str) -> SettingsRateLimit:
+    """Unauthenticated lookups and public listings (``LINKAGE_PUBLIC_RATE_PER_MINUTE``, ``…_BURST``)."""
+    return SettingsRateLimit(scope, lambda s: (s.public_rate_per_minute, s.public_rate_burst))
+
+
+def service_rate_limit(scope: str) -> SettingsRateLimit:
+    """Unkeyed reads other services make in bulk (``LINKAGE_SERVICE_RATE_PER_MINUTE``, ``…_BURST``)."""
+    return SettingsRateLimit(scope, lambda s: (s.service_rate_per_minute, s.service_rate_burst))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -94,6 +95,19 @@ class Settings(BaseSettings):
     @property
     def open311_keys(self) -> frozenset[str]:
         return frozenset(k.strip() for k in self.open311_api_keys.split(",") if k.strip())
+
+    # Public surfaces (Open311 GET, /api/v1/track, unkeyed case status): what they show, how often
+    public_description_policy: Literal["redacted", "none"] = Field(
+        default="redacted",
+        description="Citizens' text on public surfaces: 'redacted' (shared/redact.py masks) or 'none' (no text).",
+    )
+    public_rate_per_minute: float = 30.0  # per client address and endpoint group: lookups, Open311 GET
+    public_rate_burst: int = 10
+    service_rate_per_minute: float = 1200.0  # unkeyed case status by complaint ids (intake asks it)
+    service_rate_burst: int = 200
+    rate_limit_exempt: str = Field(
+        default="", description="Comma-separated client addresses no rate limit applies to (internal callers)."
+    )
 
     # Channels: WeChat official account (demo values; override them in any real deployment)
     wechat_token: str = "linkage-demo-token"
