@@ -66,6 +66,8 @@ class Infra:
             "group_prefix": self.group_prefix,
             "partitions": 4,
             "log_json": True,
+            "demo_mode": True,  # demo secrets are fine in tests
+            "audit_checkpoint_dir": self.workdir / "var" / "audit",  # where the stack's dispatch writes them
         }
         values.update(overrides)
         return Settings(**values)  # type: ignore[arg-type]
@@ -79,6 +81,7 @@ class Infra:
             LINKAGE_GROUP_PREFIX=self.group_prefix,
             LINKAGE_PARTITIONS="4",
             LINKAGE_VAR_DIR=str(self.workdir / "var"),
+            LINKAGE_DEMO_MODE="true",
             LINKAGE_WECHAT_MEDIA_HOSTS="127.0.0.1",  # photos are fetched from test servers only
             LINKAGE_MEDIA_FETCH_INTERVAL_S="0.3",
         )

@@ -4,8 +4,9 @@ COMPLAINTS = "linkage.intake.complaints.v1"
 CASES = "linkage.dispatch.cases.v1"
 DELIVERIES = "linkage.notify.deliveries.v1"
 FEEDBACK = "linkage.feedback.v1"
+AUDIT_CHECKPOINTS = "linkage.audit.checkpoints.v1"  # heads of the case history chains (dispatch)
 
-ALL_TOPICS = (COMPLAINTS, CASES, DELIVERIES, FEEDBACK)
+ALL_TOPICS = (COMPLAINTS, CASES, DELIVERIES, FEEDBACK, AUDIT_CHECKPOINTS)
 
 
 def dead_letter_topic(topic: str, group: str) -> str:

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from services.dispatch.api.dispatcher import router as dispatcher_router
 from services.dispatch.api.handler import router as handler_router
 from services.dispatch.api.track import router as track_router
+from services.dispatch.audit_checkpoints import run_checkpoints
 from services.dispatch.case.routes import router as case_router
 from services.dispatch.consumers import handle_complaints
 from services.dispatch.duplicate.routes import router as duplicate_router
@@ -28,7 +29,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ConsumerSpec(group="dispatch-feedback", topics=[topics.FEEDBACK], handler=handle_feedback),
         ],
         readiness_checks=[calendar_readiness],
-        background=[run_scanner],
+        background=[run_scanner, run_checkpoints],
         settings=settings,
         title="Linkage dispatch",
         description="Cases through the closed loop: routing, SLA clock, escalation, handler API.",

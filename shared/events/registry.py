@@ -36,6 +36,7 @@ def model_for(event_type: str) -> type[EventPayload] | None:
 
 def _load_builtin_events() -> None:
     # Importing registers the models; imports are cheap after the first time.
+    import shared.events.audit  # noqa: F401
     import shared.events.cases  # noqa: F401
     import shared.events.complaints  # noqa: F401
     import shared.events.feedback  # noqa: F401

@@ -275,15 +275,17 @@ def append_history(
     session: AsyncSession, case: Case, action: str, *, from_state: str | None, actor: str, reason: str | None,
     details: dict[str, Any], public: bool, at: datetime,
 ) -> CaseHistory:
-    """Append one hash-chained entry and move the case's chain head (the caller flushes)."""
+    """Append one keyed, hash-chained entry and move the case's chain head (the caller flushes)."""
     seq = (case.history_seq or 0) + 1
     prev = case.history_hash or history.GENESIS
     clean = history.normalise(details)
     body = history.entry_body(case_id=case.id, seq=seq, action=action, from_state=from_state, to_state=case.state,
                               actor=actor, reason=reason, details=clean, public=public, at=at)
+    keyring = history.default_keyring()
     entry = CaseHistory(
         case_id=case.id, seq=seq, action=action, from_state=from_state, to_state=case.state, actor=actor,
-        reason=reason, details=clean, public=public, at=at, prev_hash=prev, hash=history.chain_hash(prev, body),
+        reason=reason, details=clean, public=public, at=at, prev_hash=prev, hash=keyring.mac(prev, body),
+        key_id=keyring.current_id,
     )
     session.add(entry)
     case.history_seq = seq

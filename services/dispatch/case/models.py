@@ -77,7 +77,8 @@ class Case(Base):
 class CaseHistory(Base):
     """One entry of a case's append-only, hash-chained history (never updated, never deleted).
 
-    ``hash = sha256(prev_hash + canonical JSON of the entry)``; ``linkage audit verify`` recomputes it.
+    ``hash = HMAC-SHA256(audit key[key_id], prev_hash + canonical JSON of the entry)``; rows from before
+    keying have ``key_id`` NULL and ``hash = sha256(...)``. ``linkage audit verify`` recomputes both.
     """
 
     __tablename__ = "case_history"
@@ -95,5 +96,6 @@ class CaseHistory(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str | None] = mapped_column(String(32))  # dispatch_audit_0001; NULL: legacy unkeyed hash
 
     __table_args__ = (UniqueConstraint("case_id", "seq", name="uq_case_history_case_seq"),)
