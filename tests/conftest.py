@@ -15,7 +15,7 @@ os.environ.setdefault("LINKAGE_LOG_JSON", "true")
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         path = str(item.fspath)
-        for kind in ("unit", "integration", "e2e"):
+        for kind in ("unit", "integration", "e2e", "reliability"):
             if f"/tests/{kind}/" in path:
                 item.add_marker(getattr(pytest.mark, kind))
 
