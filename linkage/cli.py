@@ -94,6 +94,30 @@ def bench(
     raise typer.Exit(run_bench(count=count, concurrency=concurrency, seconds=seconds))
 
 
+@app.command()
+def chaos(
+    scenario: Annotated[
+        list[str] | None, typer.Argument(help="Run only scenarios whose name contains these words (default: all).")
+    ] = None,
+    self_contained: Annotated[
+        bool,
+        typer.Option(
+            "--self-contained/--running",
+            help="Start a disposable system (default) or attack the one `linkage up` runs (var/linkage-up.json).",
+        ),
+    ] = True,
+    var_dir: Annotated[Path, typer.Option(help="`linkage up`'s var directory (with --running).")] = Path("var"),
+    complaints: Annotated[int, typer.Option(help="Complaints per scenario.")] = 120,
+    concurrency: Annotated[int, typer.Option(help="Concurrent hotline clients.")] = 8,
+    outage: Annotated[float, typer.Option(help="Seconds PostgreSQL stays down.")] = 12.0,
+) -> None:
+    """Inject single faults (PostgreSQL down, kill -9, broker restart, poison) and print what was lost or doubled."""
+    from linkage.chaos import Scale, run_chaos
+
+    scale = Scale(complaints=complaints, concurrency=concurrency, outage_s=outage)
+    raise typer.Exit(run_chaos(self_contained=self_contained, var_dir=var_dir, names=scenario, scale=scale))
+
+
 def main() -> None:
     app()
 
