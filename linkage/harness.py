@@ -84,6 +84,8 @@ class Infra:
             LINKAGE_DEMO_MODE="true",
             LINKAGE_WECHAT_MEDIA_HOSTS="127.0.0.1",  # photos are fetched from test servers only
             LINKAGE_MEDIA_FETCH_INTERVAL_S="0.3",
+            LINKAGE_DEV_SINK_ENABLED="true",  # tests read /dev/messages
+            LINKAGE_RATE_LIMIT_EXEMPT="127.0.0.1",  # tests poll; rate-limit tests connect from 127.0.0.2
         )
         return env
 

@@ -59,6 +59,7 @@ class Stack:
             LINKAGE_PORT=str(self.ports[name]),
             LINKAGE_DISPATCH_URL=f"http://127.0.0.1:{self.ports['dispatch']}",
         )
+        env.setdefault("LINKAGE_DEV_SINK_ENABLED", "true")  # a local demo: messages are read at /dev/messages
         env.setdefault("LINKAGE_DEMO_MODE", "true")  # a local demo: the public demo secrets are accepted
         return env
 

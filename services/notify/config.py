@@ -16,7 +16,9 @@ class NotifySettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LINKAGE_", env_file=None, extra="ignore")
 
     dev_sink_enabled: bool = Field(
-        default=True, description="Serve /dev/messages (full phone numbers): set false in production."
+        default=False,
+        description="Serve /dev/messages (every message in full: phone numbers, survey links); off (404) unless "
+        "set: `linkage up` and the test stack turn it on.",
     )
     sms_url: str = Field(default="", description="SMS gateway endpoint (POST JSON); empty = development sink.")
     sms_api_key: str = ""

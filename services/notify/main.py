@@ -24,7 +24,7 @@ def create_app(settings: Settings | None = None, notify_settings: NotifySettings
         await run_delivery(runtime)
 
     delivery.__name__ = "notify-delivery"
-    return create_service_app(
+    app = create_service_app(
         "notify",
         routers=[message_router, survey_router],
         consumers=[ConsumerSpec(group="notify", topics=[topics.CASES],
@@ -35,3 +35,5 @@ def create_app(settings: Settings | None = None, notify_settings: NotifySettings
         description="SMS, WeChat and webhook messages to citizens and handlers (development sink at /dev/messages); "
         "survey answers in (/api/v1/surveys/answers, /survey/{tracking_code}).",
     )
+    app.state.notify_settings = nsettings  # /dev/messages reads dev_sink_enabled from here
+    return app

@@ -89,7 +89,8 @@ def test_survey_answer_satisfied_closes_the_case(stack: Stack, keys: dict[str, d
     wait_until(lambda: _messages(stack, code, "replied")[0]["status"] == "sent", message="delivered by the job")
 
     # the dev sink shows the number; the delivery log does not
-    deliveries = httpx.get(f"{stack.url('notify')}/api/v1/deliveries", params={"tracking_code": code}).json()
+    deliveries = httpx.get(f"{stack.url('notify')}/api/v1/deliveries", params={"tracking_code": code},
+                           headers={"X-API-Key": keys["dispatcher"]["ZX"]}).json()
     assert deliveries and {d["recipient"] for d in deliveries if d["channel"] == "sms"} == {"138****8000"}
 
     # the link in the SMS: JSON for a client, the page for a browser

@@ -1,18 +1,26 @@
-"""Public tracking by tracking code: the public part of the history, no personal data."""
+"""Public tracking by tracking code: the public part of the history, no personal data.
+
+No complaint text, address or reporter; the reply text shown to the citizen (办结/答复) is redacted
+(``shared/redact.py``; none at all with ``LINKAGE_PUBLIC_DESCRIPTION_POLICY=none``). Rate-limited per client
+address (``LINKAGE_PUBLIC_RATE_PER_MINUTE``/``_BURST``): tracking codes must not be guessable by brute force.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from sqlalchemy import select
 
 from services.dispatch.api import common
 from services.dispatch.api.schemas import TrackEntry, TrackOut
 from services.dispatch.case.models import Case
-from shared.app import SessionDep
+from shared.app import RuntimeDep, SessionDep
 from shared.catalog import CATEGORY_NAMES, default_catalog
 from shared.errors import NotFound
+from shared.ratelimit import public_rate_limit
+from shared.redact import DescriptionPolicy, public_description
 
 router = APIRouter(prefix="/api/v1/track", tags=["tracking"])
+TRACK_LIMIT = public_rate_limit("track")
 
 LABELS = {
     "created": "已受理", "transferred": "已转紧急服务(110/119/120/122)", "answered": "已答复",
@@ -34,8 +42,13 @@ def _dept_name(code: object) -> str | None:
     return dept.name if dept else None
 
 
-@router.get("/{code}", response_model=TrackOut, summary="Track a case by its tracking code (public history only)")
-async def track(code: str, session: SessionDep) -> TrackOut:
+def _public_text(details: dict[str, object], policy: DescriptionPolicy) -> str | None:
+    return public_description(str(details.get("text") or ""), policy) or None
+
+
+@router.get("/{code}", response_model=TrackOut, dependencies=[Depends(TRACK_LIMIT)],
+            summary="Track a case by its tracking code (public history only; rate-limited)")
+async def track(code: str, session: SessionDep, runtime: RuntimeDep) -> TrackOut:
     case = (await session.execute(select(Case).where(Case.tracking_code == code))).scalar_one_or_none()
     if case is None:
         raise NotFound(f"no case with tracking code {code}")
@@ -47,6 +60,7 @@ async def track(code: str, session: SessionDep) -> TrackOut:
                     if merged_at is None or e.at >= merged_at]
     matter = default_catalog().get_matter(case.matter_code) if case.matter_code else None
     shown = master or case
+    policy = runtime.settings.public_description_policy
     return TrackOut(
         tracking_code=case.tracking_code,
         state=case.state,
@@ -60,7 +74,7 @@ async def track(code: str, session: SessionDep) -> TrackOut:
             TrackEntry(
                 action=e.action, label=LABELS.get(e.action, e.action), state=e.to_state, at=e.at,
                 department=_dept_name(e.details.get("lead")) if e.action in _DEPARTMENT_ACTIONS else None,
-                text=str(e.details.get("text")) if e.action in _TEXT_ACTIONS and e.details.get("text") else None,
+                text=_public_text(e.details, policy) if e.action in _TEXT_ACTIONS else None,
             )
             for e in entries
         ],

@@ -1,18 +1,32 @@
+"""Unkeyed case status (no text, address, coordinates or reporter), rate-limited per client address:
+one case or a tracking code at the public rate (``LINKAGE_PUBLIC_RATE_…``), batches of complaint ids (how intake
+asks for caller history and Open311 states) at the service rate (``LINKAGE_SERVICE_RATE_…``)."""
+
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query, Request
 
 from services.dispatch.case import service
 from services.dispatch.case.schemas import CaseOut, CasePage
 from shared.app import SessionDep
 from shared.errors import InvalidInput, NotFound
+from shared.ratelimit import public_rate_limit, service_rate_limit
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
+LOOKUP_LIMIT = public_rate_limit("case-lookup")
+STATUS_LIMIT = service_rate_limit("case-status")
 
 
-@router.get("/cases/{case_id}", response_model=CaseOut)
+async def list_limit(request: Request) -> None:
+    """Lookups by tracking code count as public lookups; batches of complaint ids as service reads."""
+    params = request.query_params
+    limit = STATUS_LIMIT if params.get("complaint_id") and not params.get("tracking_code") else LOOKUP_LIMIT
+    limit.check(request)
+
+
+@router.get("/cases/{case_id}", response_model=CaseOut, dependencies=[Depends(LOOKUP_LIMIT)])
 async def read_case(case_id: str, session: SessionDep) -> CaseOut:
     """One case's status by its id (no personal data)."""
     case = await service.get(session, case_id)
@@ -24,7 +38,7 @@ async def read_case(case_id: str, session: SessionDep) -> CaseOut:
 MAX_IDS = 200
 
 
-@router.get("/cases", response_model=CasePage)
+@router.get("/cases", response_model=CasePage, dependencies=[Depends(list_limit)])
 async def list_cases(
     session: SessionDep,
     complaint_id: Annotated[str | None, Query(max_length=4000, description="one id, or up to 200 "

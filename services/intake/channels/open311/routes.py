@@ -1,4 +1,8 @@
-"""Open311 GeoReport v2 at ``/open311/v2`` — every answer in ``.json`` or ``.xml``, errors as the spec's list."""
+"""Open311 GeoReport v2 at ``/open311/v2`` — every answer in ``.json`` or ``.xml``, errors as the spec's list.
+
+Reading requests is public (no api_key): every answer is redacted (``service.request_entry``) and rate-limited
+per client address (429 in the spec's error list, with ``Retry-After``).
+"""
 
 from __future__ import annotations
 
@@ -14,11 +18,14 @@ from services.intake.channels.open311.schemas import Open311Error, parse_request
 from services.intake.complaint import service as complaints
 from shared.app import RuntimeDep, SessionDep
 from shared.logging import get_logger
+from shared.ratelimit import SettingsRateLimit, TooManyRequests, public_rate_limit
 
 log = get_logger(__name__)
 router = APIRouter(prefix="/open311/v2", tags=["open311"])
 
 FORMATS = ("json", "xml")
+LIST_LIMIT = public_rate_limit("open311-list")
+LOOKUP_LIMIT = public_rate_limit("open311-lookup")
 # (XML root, XML item) per answer shape; None item = a single document
 SHAPES: dict[str, tuple[str, str | None]] = {
     "discovery": ("discovery", None),
@@ -40,18 +47,39 @@ def render(fmt: str, shape: str, data: Any, status_code: int = 200) -> Response:
 
 def error(fmt: str, exc: Open311Error) -> Response:
     items = [{"code": exc.code, "description": exc.description}]
+    headers = {"Retry-After": str(exc.retry_after_s)} if exc.retry_after_s is not None else None
     if fmt == "xml":
-        return Response(xml.errors(items), status_code=exc.code, media_type="text/xml; charset=utf-8")
-    return Response(json.dumps(items, ensure_ascii=False), status_code=exc.code, media_type="application/json")
+        return Response(xml.errors(items), status_code=exc.code, media_type="text/xml; charset=utf-8", headers=headers)
+    return Response(
+        json.dumps(items, ensure_ascii=False), status_code=exc.code, media_type="application/json", headers=headers
+    )
 
 
-async def answer(fmt: str, shape: str, produce: Callable[[], Awaitable[Any]], status_code: int = 200) -> Response:
-    if fmt not in FORMATS:
-        return error("json", Open311Error(404, f"format {fmt!r} not supported; use .json or .xml"))
+def check_rate(limit: SettingsRateLimit, request: Request) -> None:
     try:
+        limit.check(request)
+    except TooManyRequests as exc:
+        raise Open311Error(429, exc.message, retry_after_s=exc.retry_after_s) from None
+
+
+async def answer(
+    fmt: str,
+    shape: str,
+    produce: Callable[[], Awaitable[Any]],
+    status_code: int = 200,
+    *,
+    limit: tuple[SettingsRateLimit, Request] | None = None,
+) -> Response:
+    """Run ``produce`` and render its result (or its error) in ``fmt``; with ``limit``, rate-limited first."""
+    shown = fmt if fmt in FORMATS else "json"
+    try:
+        if limit is not None:
+            check_rate(*limit)
+        if fmt not in FORMATS:
+            raise Open311Error(404, f"format {fmt!r} not supported; use .json or .xml")
         return render(fmt, shape, await produce(), status_code)
     except Open311Error as exc:
-        return error(fmt, exc)
+        return error(shown, exc)
 
 
 def base_url(request: Request, runtime: RuntimeDep) -> str:
@@ -124,23 +152,27 @@ async def create_request(fmt: str, request: Request, session: SessionDep, runtim
 
 @router.get("/requests.{fmt}")
 async def list_requests(fmt: str, request: Request, session: SessionDep, runtime: RuntimeDep) -> Response:
+    """Public, redacted, paginated (``page``, ``page_size`` ≤ 100) and rate-limited."""
+
     async def produce() -> Any:
         params = dict(request.query_params)
         service.check_jurisdiction(runtime.settings, params.get("jurisdiction_id"))
         return await service.list_requests(session, runtime.settings, params)
 
-    return await answer(fmt, "requests", produce)
+    return await answer(fmt, "requests", produce, limit=(LIST_LIMIT, request))
 
 
 @router.get("/requests/{request_id}.{fmt}")
 async def get_request(
     request_id: str, fmt: str, request: Request, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
+    """Public and redacted (no name, phone, e-mail; coarse address and point); rate-limited."""
+
     async def produce() -> Any:
         service.check_jurisdiction(runtime.settings, request.query_params.get("jurisdiction_id"))
         return await service.get_request(session, runtime.settings, request_id)
 
-    return await answer(fmt, "requests", produce)
+    return await answer(fmt, "requests", produce, limit=(LOOKUP_LIMIT, request))
 
 
 @router.get("/tokens/{token}.{fmt}")
@@ -149,4 +181,4 @@ async def get_token(token: str, fmt: str, request: Request, session: SessionDep,
         service.check_jurisdiction(runtime.settings, request.query_params.get("jurisdiction_id"))
         return await service.get_token(session, token)
 
-    return await answer(fmt, "requests", produce)
+    return await answer(fmt, "requests", produce, limit=(LOOKUP_LIMIT, request))

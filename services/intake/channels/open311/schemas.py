@@ -19,12 +19,13 @@ KINDS: tuple[Kind, ...] = ("咨询", "求助", "投诉", "举报", "建议", "�
 
 
 class Open311Error(Exception):
-    """One entry of the spec's error list, with its HTTP status (400, 403 or 404)."""
+    """One entry of the spec's error list, with its HTTP status (400, 403, 404, or 429 with Retry-After)."""
 
-    def __init__(self, code: int, description: str) -> None:
+    def __init__(self, code: int, description: str, retry_after_s: int | None = None) -> None:
         super().__init__(description)
         self.code = code
         self.description = description
+        self.retry_after_s = retry_after_s
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,9 @@
 - Idempotency: with a ``device_id``, the channel key hashes the device and the request's content, so a client
   retrying the same POST gets the same request back; without one every POST is a new request.
 - Status ``open``/``closed`` comes from the case in dispatch (``closed`` = 结案 or 转警).
+- Reading is public: every request shows a redacted description (or none, per
+  ``LINKAGE_PUBLIC_DESCRIPTION_POLICY``), a coarse address and a point rounded to ~100 m; never a name, phone
+  number or e-mail (see :func:`request_entry` and ``shared/redact.py``).
 """
 
 from __future__ import annotations
@@ -27,12 +30,14 @@ from services.intake.complaint.models import Complaint
 from services.intake.complaint.schemas import ComplaintDraft
 from shared.catalog import Matter, default_catalog
 from shared.events.complaints import Attachment, GeoPoint, Reporter
+from shared.redact import coarsen_address, coarsen_point, public_description
 from shared.settings import Settings
 
 SPEC = "http://wiki.open311.org/GeoReport_v2"
 CHANGESET = "2026-11-24T00:00:00Z"
 MAX_SPAN = timedelta(days=90)
-MAX_RESULTS = 200
+PAGE_SIZE = 50
+MAX_PAGE_SIZE = 100
 
 
 def discovery(settings: Settings, base_url: str) -> dict[str, Any]:
@@ -192,15 +197,21 @@ def _w3c(value: datetime | str | None) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def request_entry(c: Complaint, case: dict[str, Any]) -> dict[str, Any]:
-    """A complaint as a GeoReport request. Personal data stays out: exact address and point only for requests
-    filed through Open311 itself; other channels show the grid's name and a point rounded to ~100 m."""
-    matter = default_catalog().get_matter(c.matter_code) if c.matter_code else None
-    own = c.channel == "open311"
+def public_address(c: Complaint) -> str:
+    """Requests filed through Open311: the address given, without house numbers (``建设路12号3栋`` → ``建设路``);
+    other channels (and anything that coarsens to nothing): the street, community and grid names."""
     place = c.place or {}
     area = "".join(str(place.get(k) or "") for k in ("street_name", "community_name", "grid_name"))
-    digits = 6 if own else 3
-    address = c.address if own and c.address and not c.address.startswith("address_id:") else area
+    given = c.address if c.channel == "open311" and c.address and not c.address.startswith("address_id:") else ""
+    return coarsen_address(given) or area
+
+
+def request_entry(c: Complaint, case: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """A complaint as a public GeoReport request: redacted description (or none, per policy), coarse address,
+    point rounded to ~100 m, media only for requests filed through Open311; no reporter fields at all."""
+    matter = default_catalog().get_matter(c.matter_code) if c.matter_code else None
+    own = c.channel == "open311"
+    point = coarsen_point(c.lat, c.lon) if c.lat is not None and c.lon is not None else None
     media = next((a.get("url") for a in c.attachments or [] if a.get("url")), "")
     return {
         "service_request_id": c.tracking_code,
@@ -208,24 +219,24 @@ def request_entry(c: Complaint, case: dict[str, Any]) -> dict[str, Any]:
         "status_notes": case["state_name"],
         "service_name": matter.name if matter else "",
         "service_code": c.matter_code or "",
-        "description": c.text,
+        "description": public_description(c.text, settings.public_description_policy),
         "agency_responsible": case.get("lead") or "",
         "service_notice": "",
         "requested_datetime": _w3c(c.received_at),
         "updated_datetime": _w3c(case.get("updated_at") or c.received_at),
         "expected_datetime": _w3c(case.get("deadline_at")),
-        "address": address or "",
+        "address": public_address(c),
         "address_id": "",
         "zipcode": "",
-        "lat": round(c.lat, digits) if c.lat is not None else "",
-        "long": round(c.lon, digits) if c.lon is not None else "",
+        "lat": point[0] if point else "",
+        "long": point[1] if point else "",
         "media_url": media if own else "",
     }
 
 
 async def _entries(settings: Settings, rows: list[Complaint]) -> list[dict[str, Any]]:
     states = await case_states(settings, [c.id for c in rows])
-    return [request_entry(c, states[c.id]) for c in rows]
+    return [request_entry(c, states[c.id], settings) for c in rows]
 
 
 async def get_request(session: AsyncSession, settings: Settings, request_id: str) -> list[dict[str, Any]]:
@@ -253,11 +264,34 @@ def _csv(raw: str | None, name: str, limit: int = 100) -> list[str]:
     return items
 
 
+def _positive_int(params: dict[str, str], name: str, default: int, maximum: int | None = None) -> int:
+    raw = params.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise Open311Error(400, f"{name} is not a whole number: {raw!r}") from None
+    if value < 1 or (maximum is not None and value > maximum):
+        bound = f"between 1 and {maximum}" if maximum is not None else "at least 1"
+        raise Open311Error(400, f"{name} must be {bound}")
+    return value
+
+
+def page_of(params: dict[str, str]) -> tuple[int, int]:
+    """(offset, limit) from ``page`` (from 1) and ``page_size`` (default 50, at most 100)."""
+    page = _positive_int(params, "page", 1, 100_000)
+    size = _positive_int(params, "page_size", PAGE_SIZE, MAX_PAGE_SIZE)
+    return (page - 1) * size, size
+
+
 async def list_requests(
     session: AsyncSession, settings: Settings, params: dict[str, str], *, now: datetime | None = None
 ) -> list[dict[str, Any]]:
     """GET requests: ``service_request_id`` (comma list, overrides the rest), ``service_code`` (comma list),
-    ``start_date``/``end_date`` (at most 90 days; default the last 90), ``status`` (open, closed)."""
+    ``start_date``/``end_date`` (at most 90 days; default the last 90), ``status`` (open, closed), ``page`` and
+    ``page_size`` (newest first; ``status`` filters within the page, as it comes from dispatch)."""
+    offset, size = page_of(params)
     ids = _csv(params.get("service_request_id"), "service_request_id")
     if ids:
         stmt = select(Complaint).where(Complaint.tracking_code.in_(ids)).order_by(Complaint.received_at.desc())
@@ -280,7 +314,7 @@ async def list_requests(
     stmt = select(Complaint).where(Complaint.received_at >= start, Complaint.received_at <= end)
     if codes:
         stmt = stmt.where(Complaint.matter_code.in_(codes))
-    stmt = stmt.order_by(Complaint.received_at.desc()).limit(MAX_RESULTS)
+    stmt = stmt.order_by(Complaint.received_at.desc(), Complaint.id.desc()).offset(offset).limit(size)
     entries = await _entries(settings, list((await session.execute(stmt)).scalars()))
     if statuses:
         entries = [e for e in entries if e["status"] in statuses]
