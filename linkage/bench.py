@@ -92,7 +92,10 @@ async def raw_kafka(settings: Settings, messages: int) -> tuple[float, float]:
     return produce_rate, consume_rate
 
 
-async def pipeline(intake_url: str, db_url: str, count: int, concurrency: int) -> dict[str, Any]:
+async def pipeline(
+    intake_url: str, db_url: str, count: int, concurrency: int, headers: dict[str, str]
+) -> dict[str, Any]:
+    """File ``count`` hotline tickets (``headers``: the operator's X-API-Key) and time them to cases."""
     tag = f"bench-{uuid.uuid4().hex[:8]}"
     documents = [
         {"call_id": f"{tag}-{i}", "caller_phone": "13900000000", "kind": "投诉", "matter_code": "SZ003",
@@ -100,7 +103,7 @@ async def pipeline(intake_url: str, db_url: str, count: int, concurrency: int) -
         for i in range(count)
     ]
     started = time.perf_counter()
-    load = await post_json(f"{intake_url}/api/v1/complaints", documents, concurrency)
+    load = await post_json(f"{intake_url}/api/v1/complaints", documents, concurrency, headers)
     errors = sum(1 for s in load.statuses if s not in (200, 201))
     conn = await asyncpg.connect(sync_url(db_url))
     try:
@@ -169,9 +172,10 @@ def run_bench(count: int = 2000, concurrency: int = 32, seconds: float = 3.0) ->
         console.print(f"[bold]Pipeline[/bold]: {count} hotline complaints, {concurrency} concurrent clients")
         stack = start_stack(infra)
         try:
-            asyncio.run(pipeline(stack.url("intake"), infra.database_url, 50, 8))  # warm-up
+            op = stack.operator_headers  # hotline tickets need an operator key
+            asyncio.run(pipeline(stack.url("intake"), infra.database_url, 50, 8, op))  # warm-up
             http_limit = asyncio.run(get_many(f"{stack.url('intake')}/healthz", 5000, concurrency)).rate
-            p = asyncio.run(pipeline(stack.url("intake"), infra.database_url, count, concurrency))
+            p = asyncio.run(pipeline(stack.url("intake"), infra.database_url, count, concurrency, op))
         finally:
             stack.stop()
         results.add("raw HTTP requests/s (intake GET /healthz, same load generator)", f"{http_limit:,.0f}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,13 +29,13 @@ class LoadResult:
 
 
 async def _connection(
-    host: str, port: int, method: str, path: str, bodies: Sequence[bytes], out: LoadResult
+    host: str, port: int, method: str, path: str, bodies: Sequence[bytes], out: LoadResult, extra_headers: str = ""
 ) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     try:
         for payload in bodies:
             head = (
-                f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+                f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n{extra_headers}"
                 f"Content-Length: {len(payload)}\r\n\r\n"
             ).encode()
             started = time.perf_counter()
@@ -54,21 +54,30 @@ async def _connection(
         writer.close()
 
 
-async def _run(method: str, url: str, payloads: Sequence[bytes], concurrency: int) -> LoadResult:
+async def _run(
+    method: str, url: str, payloads: Sequence[bytes], concurrency: int, headers: Mapping[str, str] | None = None
+) -> LoadResult:
     parts = urlsplit(url)
+    extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     result = LoadResult()
     started = time.perf_counter()
     await asyncio.gather(
-        *(_connection(host, port, method, parts.path, payloads[i::concurrency], result) for i in range(concurrency))
+        *(
+            _connection(host, port, method, parts.path, payloads[i::concurrency], result, extra)
+            for i in range(concurrency)
+        )
     )
     result.elapsed = time.perf_counter() - started
     return result
 
 
-async def post_json(url: str, documents: Sequence[dict[str, Any]], concurrency: int) -> LoadResult:
-    """POST every document to ``url`` over ``concurrency`` keep-alive connections."""
-    return await _run("POST", url, [json.dumps(d, ensure_ascii=False).encode() for d in documents], concurrency)
+async def post_json(
+    url: str, documents: Sequence[dict[str, Any]], concurrency: int, headers: Mapping[str, str] | None = None
+) -> LoadResult:
+    """POST every document to ``url`` over ``concurrency`` keep-alive connections (``headers``: e.g. X-API-Key)."""
+    payloads = [json.dumps(d, ensure_ascii=False).encode() for d in documents]
+    return await _run("POST", url, payloads, concurrency, headers)
 
 
 async def get_many(url: str, count: int, concurrency: int) -> LoadResult:

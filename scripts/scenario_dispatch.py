@@ -36,12 +36,13 @@ def _check(cond: bool, what: str, response: httpx.Response | None = None) -> Non
 
 def run_scenario(
     intake_url: str, dispatch_url: str, keys: dict[str, dict[str, str]], log: Callable[[str], None] = print,
-    notify_url: str | None = None,
+    notify_url: str | None = None, operator_key: str = "",
 ) -> dict[str, Any]:
     """Walk one complaint through the loop; returns the final case. Raises ScenarioError on a wrong answer.
 
     With ``notify_url`` the citizen answers the survey the way a real one does: through notify
-    (SMS reply / survey page) → ``linkage.feedback.v1`` → dispatch; without it, the dispatcher records it."""
+    (SMS reply / survey page) → ``linkage.feedback.v1`` → dispatch; without it, the dispatcher records it.
+    ``operator_key`` is the hotline operator's X-API-Key that files the complaint."""
     handler = keys["handler"]
     dispatcher = next(iter(keys["dispatcher"].values()))
     http = httpx.Client(timeout=15)
@@ -62,7 +63,7 @@ def run_scenario(
         "call_id": f"scenario-{uuid.uuid4()}", "caller_phone": phone, "caller_name": "张先生",
         "text": "建设路上渣土车一路抛洒，路面全是泥，车辆打滑", "address": "成华区建设路", "kind": "投诉",
         "matter_code": MATTER,
-    })
+    }, headers={"X-API-Key": operator_key})
     _check(r.status_code == 201, "intake accepts the complaint", r)
     complaint = r.json()
     log(f"filed complaint {complaint['id']} tracking code {complaint['tracking_code']}")
@@ -160,8 +161,9 @@ def main() -> int:
         return str(services[name]).rstrip("/")
 
     keys = data["demo"]["dispatch"]["api_keys"]
+    operator_key = data["demo"]["intake"]["api_keys"]["operator"]["demo"]
     try:
-        run_scenario(url("intake"), url("dispatch"), keys, notify_url=url("notify"))
+        run_scenario(url("intake"), url("dispatch"), keys, notify_url=url("notify"), operator_key=operator_key)
     except ScenarioError as exc:
         print(f"SCENARIO FAILED: {exc}", file=sys.stderr)
         return 1

@@ -38,7 +38,7 @@ def file_complaint(stack: Stack, dispatcher_key: str, **overrides: Any) -> dict[
         "text": "建设路12号门口渣土车抛洒，路面全是泥", "address": "成华区建设路12号", "matter_code": "CG008",
     }
     body.update(overrides)
-    r = httpx.post(f"{stack.url('intake')}/api/v1/complaints", json=body, timeout=10)
+    r = httpx.post(f"{stack.url('intake')}/api/v1/complaints", json=body, headers=stack.operator_headers, timeout=10)
     assert r.status_code == 201, r.text
     complaint_id = r.json()["id"]
     headers = {"X-API-Key": dispatcher_key}

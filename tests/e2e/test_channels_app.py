@@ -56,10 +56,11 @@ def test_multipart_complaint_with_photo_and_gps(stack: Stack, infra: Infra) -> N
     )
     assert replay.status_code == 200 and replay.headers["Idempotent-Replay"] == "true"
     assert replay.json()["id"] == body["id"]
+    assert body["tracking_secret"] and replay.json()["tracking_secret"] is None  # shown once
     case = wait_until(lambda: case_for(stack, body["id"]), message="case in dispatch")
     assert case["tracking_code"] == body["tracking_code"]
 
-    status = httpx.get(f"{url(stack)}/{body['tracking_code']}")
+    status = httpx.get(f"{url(stack)}/{body['tracking_code']}", headers={"X-Tracking-Secret": body["tracking_secret"]})
     assert status.status_code == 200
     assert status.json()["status"] == "received" and status.json()["has_location"] is True
     assert httpx.get(f"{url(stack)}/000000XXXXXX").status_code == 404

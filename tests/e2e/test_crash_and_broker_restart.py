@@ -46,7 +46,7 @@ async def file_many(stack: Stack, tag: str, count: int, on_progress=None) -> lis
             await on_progress(done)
         return complaint_id
 
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=10, headers=stack.operator_headers) as client:
         return await asyncio.gather(*(one(i, client) for i in range(count)))
 
 

@@ -36,7 +36,7 @@ def keys(infra: Infra) -> dict[str, dict[str, str]]:
 
 def test_scripted_closed_loop_and_authorization(stack: Stack, infra: Infra, keys: dict[str, dict[str, str]]) -> None:
     final = _scenario().run_scenario(stack.url("intake"), stack.url("dispatch"), keys, log=lambda _: None,
-                                     notify_url=stack.url("notify"))
+                                     notify_url=stack.url("notify"), operator_key=stack.operator_key)
     actions = [h["action"] for h in final["history"]]
     assert actions == [
         "created", "dispatched", "signed", "returned", "return_approved", "reassigned", "signed", "progressed",
@@ -56,7 +56,7 @@ def _new_case(stack: Stack, dk: dict[str, str], **overrides: Any) -> dict[str, A
     body = {"call_id": f"call-{uuid.uuid4()}", "caller_phone": "13800138000", "kind": "投诉",
             "text": "渣土车抛洒，路面全是泥", "address": "成华区建设路", "matter_code": "CG008"}
     body.update(overrides)
-    r = httpx.post(f"{stack.url('intake')}/api/v1/complaints", json=body, timeout=10)
+    r = httpx.post(f"{stack.url('intake')}/api/v1/complaints", json=body, headers=stack.operator_headers, timeout=10)
     assert r.status_code == 201, r.text
 
     def found() -> dict[str, Any] | None:

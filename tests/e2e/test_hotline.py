@@ -12,6 +12,13 @@ import pytest
 from tests.e2e.wired_intake import wired_intake
 from tests.support import Infra, Stack, wait_until
 
+OPERATOR: dict[str, str] = {}  # the stack's operator X-API-Key header, for every hotline call
+
+
+@pytest.fixture(scope="module", autouse=True)
+def operator_key(stack: Stack) -> None:
+    OPERATOR.update(stack.operator_headers)
+
 
 @pytest.fixture(scope="module")
 def intake(infra: Infra, stack: Stack) -> Iterator[str]:
@@ -31,7 +38,7 @@ def file(intake: str, **overrides: object) -> httpx.Response:
         "address": "成华区建设路12号",
     }
     body.update(overrides)
-    return httpx.post(f"{intake}/api/v1/complaints", json=body, timeout=10)
+    return httpx.post(f"{intake}/api/v1/complaints", json=body, headers=OPERATOR, timeout=10)
 
 
 def case_for(stack: Stack, complaint_id: str) -> dict | None:
@@ -72,7 +79,7 @@ def test_caller_history_with_case_status(intake: str, stack: Stack) -> None:
     second = file(intake, caller_phone=number, text="请问社保转移怎么办理", address=None, kind="咨询").json()
     wait_until(lambda: case_for(stack, first["id"]), message="case created")
     def known() -> dict | None:
-        r = httpx.get(f"{intake}/api/v1/hotline/callers/{number}/history", timeout=10)
+        r = httpx.get(f"{intake}/api/v1/hotline/callers/{number}/history", headers=OPERATOR, timeout=10)
         assert r.status_code == 200
         body = r.json()
         states = {i["id"]: i["case"]["state"] for i in body["items"]}
@@ -84,7 +91,7 @@ def test_caller_history_with_case_status(intake: str, stack: Stack) -> None:
     by_id = {i["id"]: i for i in history["items"]}
     assert by_id[first["id"]]["case"]["state"] not in {"unknown", "pending"}
     assert by_id[first["id"]]["case"]["state_name"]
-    empty = httpx.get(f"{intake}/api/v1/hotline/callers/{phone()}/history", timeout=10).json()
+    empty = httpx.get(f"{intake}/api/v1/hotline/callers/{phone()}/history", headers=OPERATOR, timeout=10).json()
     assert empty["count"] == 0
 
 
@@ -95,14 +102,14 @@ def test_history_degrades_to_unknown_without_dispatch(infra: Infra, stack: Stack
         dead_port = s.getsockname()[1]  # closed again when the block ends: nothing listens there
     with wired_intake(infra, stack, dispatch_url=f"http://127.0.0.1:{dead_port}") as intake_url:
         file(intake_url, caller_phone=number)
-        r = httpx.get(f"{intake_url}/api/v1/hotline/callers/{number}/history", timeout=10)
+        r = httpx.get(f"{intake_url}/api/v1/hotline/callers/{number}/history", headers=OPERATOR, timeout=10)
     assert r.status_code == 200
     assert r.json()["items"][0]["case"]["state"] == "unknown"
     assert r.json()["items"][0]["case"]["state_name"]
 
 
 def test_history_bad_phone_is_422(intake: str) -> None:
-    r = httpx.get(f"{intake}/api/v1/hotline/callers/not-a-phone/history", timeout=10)
+    r = httpx.get(f"{intake}/api/v1/hotline/callers/not-a-phone/history", headers=OPERATOR, timeout=10)
     assert r.status_code == 422
     assert r.json()["fields"][0]["field"].endswith("phone")
 
@@ -114,6 +121,7 @@ def test_duplicates_same_category_nearby(intake: str) -> None:
     r = httpx.post(
         f"{intake}/api/v1/hotline/duplicates",
         json={"text": f"建设路12号的井盖坏了 {marker}", "address": "成华区建设路12号"},
+        headers=OPERATOR,
         timeout=10,
     )
     assert r.status_code == 200, r.text
@@ -127,20 +135,23 @@ def test_duplicates_same_category_nearby(intake: str) -> None:
 
 
 def test_duplicates_bad_input(intake: str) -> None:
-    r = httpx.post(f"{intake}/api/v1/hotline/duplicates", json={"text": "", "radius_m": -5}, timeout=10)
+    r = httpx.post(f"{intake}/api/v1/hotline/duplicates", json={"text": "", "radius_m": -5}, headers=OPERATOR,
+                   timeout=10)
     assert r.status_code == 422
     assert {f["field"] for f in r.json()["fields"]} >= {"text", "radius_m"}
 
 
 def test_classify_endpoint(intake: str) -> None:
-    r = httpx.post(f"{intake}/api/v1/classify", json={"text": "建设路井盖坏了", "channel": "hotline"}, timeout=10)
+    r = httpx.post(f"{intake}/api/v1/classify", json={"text": "建设路井盖坏了", "channel": "hotline"},
+                   headers=OPERATOR, timeout=10)
     assert r.status_code == 200
     c = r.json()
     assert c["kind"] in {"投诉", "求助", "举报"}
     assert len(c["matters"]) == 3
     assert {"code", "category", "confidence"} <= set(c["matters"][0])
     assert c["emergency"] is None
-    fire = httpx.post(f"{intake}/api/v1/classify", json={"text": "楼下着火了有人被困"}, timeout=10).json()
+    fire = httpx.post(f"{intake}/api/v1/classify", json={"text": "楼下着火了有人被困"}, headers=OPERATOR,
+                      timeout=10).json()
     assert fire["emergency"]["service"] == "119"
     bad_bodies = (
         ({"channel": "hotline"}, "text"),
@@ -148,22 +159,23 @@ def test_classify_endpoint(intake: str) -> None:
         ({"text": "x", "channel": "fax"}, "channel"),
     )
     for bad, field in bad_bodies:
-        r = httpx.post(f"{intake}/api/v1/classify", json=bad, timeout=10)
+        r = httpx.post(f"{intake}/api/v1/classify", json=bad, headers=OPERATOR, timeout=10)
         assert r.status_code == 422
         assert r.json()["fields"][0]["field"] == field
 
 
 def test_knowledge_answer_for_consultation(intake: str) -> None:
-    r = httpx.post(f"{intake}/api/v1/hotline/knowledge", json={"text": "请问办理居住证需要什么材料", "kind": "咨询"})
+    r = httpx.post(f"{intake}/api/v1/hotline/knowledge", json={"text": "请问办理居住证需要什么材料", "kind": "咨询"},
+                   headers=OPERATOR)
     assert r.status_code == 200
     answers = r.json()["answers"]
     assert answers and answers[0]["answer"]
 
 
 def test_address_check(intake: str) -> None:
-    ok = httpx.get(f"{intake}/api/v1/hotline/address", params={"q": "成华区建设路12号"}).json()
+    ok = httpx.get(f"{intake}/api/v1/hotline/address", params={"q": "成华区建设路12号"}, headers=OPERATOR).json()
     assert ok["status"] == "resolved" and ok["grid"]["street_code"] == "S01"
-    bad = httpx.get(f"{intake}/api/v1/hotline/address", params={"q": "火星基地七号楼"}).json()
+    bad = httpx.get(f"{intake}/api/v1/hotline/address", params={"q": "火星基地七号楼"}, headers=OPERATOR).json()
     assert bad["status"] in {"unresolved", "ambiguous"} and bad["grid"] is None
 
 

@@ -52,9 +52,15 @@ def test_linkage_up_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> Non
         assert demo["dispatch"]["api_keys"]["handler"]["CGJ"] and demo["intake"]["wechat"]["token"]
         children = psutil.Process(up.pid).children(recursive=True)
         assert len(children) >= 5  # broker + four services
+        operator = demo["intake"]["api_keys"]["operator"]["demo"]  # beside dispatch's role keys
+        assert {"username": "demo", "role": "operator"}.items() <= demo["intake"]["operators"][0].items()
         r = httpx.post(f"{manifest['services']['intake']}/api/v1/complaints", timeout=10, json={
-            "call_id": "up-1", "caller_phone": "13800138000", "text": "建设路12号门口井盖坏了", "kind": "投诉"})
+            "call_id": "up-1", "caller_phone": "13800138000", "text": "建设路12号门口井盖坏了", "kind": "投诉"},
+            headers={"X-API-Key": operator})
         assert r.status_code == 201, r.text
+        login = httpx.post(f"{manifest['services']['intake']}/console/login", timeout=10,
+                           data={"username": "demo", "password": demo["intake"]["console"]["password"]})
+        assert login.status_code == 303 and "linkage_console" in login.cookies
     finally:
         up.send_signal(signal.SIGINT)  # Ctrl-C
         output = up.communicate(timeout=90)[0].decode()

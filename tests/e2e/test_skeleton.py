@@ -18,7 +18,7 @@ def file_complaint(stack: Stack, call_id: str, **overrides: object) -> httpx.Res
         "kind": "投诉",
     }
     body.update(overrides)
-    return httpx.post(f"{stack.url('intake')}/api/v1/complaints", json=body, timeout=10)
+    return httpx.post(f"{stack.url('intake')}/api/v1/complaints", json=body, headers=stack.operator_headers, timeout=10)
 
 
 def case_for(stack: Stack, complaint_id: str) -> dict | None:
@@ -70,20 +70,22 @@ def test_repeated_call_id_is_one_complaint_one_case(stack: Stack) -> None:
 
 def test_bad_input_is_a_clear_4xx_and_stores_nothing(stack: Stack) -> None:
     url = f"{stack.url('intake')}/api/v1/complaints"
-    missing_text = httpx.post(url, json={"call_id": "bad-1", "caller_phone": "13800138000"})
+    op = stack.operator_headers
+    missing_text = httpx.post(url, json={"call_id": "bad-1", "caller_phone": "13800138000"}, headers=op)
     assert missing_text.status_code == 422
     assert missing_text.json()["fields"][0]["field"] == "text"
 
-    too_long = httpx.post(url, json={"call_id": "bad-2", "caller_phone": "13800138000", "text": "长" * 100_000})
+    too_long = httpx.post(url, json={"call_id": "bad-2", "caller_phone": "13800138000", "text": "长" * 100_000},
+                          headers=op)
     assert too_long.status_code in (413, 422)
     assert "error" in too_long.json()
 
-    wrong_types = httpx.post(url, json={"call_id": ["x"], "caller_phone": 13800138000, "text": 5})
+    wrong_types = httpx.post(url, json={"call_id": ["x"], "caller_phone": 13800138000, "text": 5}, headers=op)
     assert wrong_types.status_code == 422
     fields = {f["field"] for f in wrong_types.json()["fields"]}
     assert {"call_id", "caller_phone", "text"} <= fields
 
-    not_json = httpx.post(url, content=b"{not json", headers={"content-type": "application/json"})
+    not_json = httpx.post(url, content=b"{not json", headers={"content-type": "application/json", **op})
     assert not_json.status_code == 422
 
     for call_id in ("bad-1", "bad-2"):

@@ -31,7 +31,8 @@ async def _traceparents(infra: Infra, schema: str, key: str) -> list[str]:
 def test_a_complaints_trace_reaches_its_case_events(stack: Stack, infra: Infra) -> None:
     trace_id = secrets.token_hex(16)
     incoming = f"00-{trace_id}-{secrets.token_hex(8)}-01"
-    r = httpx.post(f"{stack.url('intake')}/api/v1/complaints", headers={"traceparent": incoming}, timeout=10, json={
+    headers = {"traceparent": incoming, **stack.operator_headers}
+    r = httpx.post(f"{stack.url('intake')}/api/v1/complaints", headers=headers, timeout=10, json={
         "call_id": f"trace-{uuid.uuid4()}", "caller_phone": "13900001111", "kind": "投诉",
         "text": f"万年场路{secrets.randbelow(900) + 100}号附近下水道堵塞返臭", "matter_code": "SZ005",
     })
