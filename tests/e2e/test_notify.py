@@ -44,7 +44,7 @@ def _replied_case(stack: Stack, keys: dict[str, dict[str, str]], phone: str) -> 
     url = stack.url("dispatch")
     dk = {"X-API-Key": keys["dispatcher"]["ZX"]}
     tag = uuid.uuid4().hex[:6]
-    r = httpx.post(f"{stack.url('intake')}/api/v1/complaints", timeout=10, json={
+    r = httpx.post(f"{stack.url('intake')}/api/v1/complaints", headers=stack.operator_headers, timeout=10, json={
         "call_id": f"call-{uuid.uuid4()}", "caller_phone": phone, "kind": "投诉", "matter_code": "SZ003",
         "text": f"双林路{tag}号小区门口路灯不亮已经一周了，夜里太黑", "address": f"成华区双林路{tag}号",
     })
@@ -144,7 +144,7 @@ def test_survey_answer_validation(stack: Stack, keys: dict[str, dict[str, str]])
     assert httpx.get(f"{stack.url('notify')}/survey/NOPE-000000").status_code == 404
 
     # a case that is not 办结 yet awaits no answer
-    r = httpx.post(f"{stack.url('intake')}/api/v1/complaints", timeout=10, json={
+    r = httpx.post(f"{stack.url('intake')}/api/v1/complaints", headers=stack.operator_headers, timeout=10, json={
         "call_id": f"call-{uuid.uuid4()}", "caller_phone": "13700137000", "kind": "投诉",
         "text": f"府青路{uuid.uuid4().hex[:6]}号夜间施工噪音扰民", "address": "成华区府青路",
     })
