@@ -46,10 +46,17 @@ def serve(
     if service not in SERVICE_NAMES:
         typer.echo(f"unknown service {service!r}; choose one of {', '.join(SERVICE_NAMES)}", err=True)
         raise typer.Exit(2)
+    from pydantic_settings import BaseSettings
+
     from shared.settings import DemoSecretsError, get_settings
 
+    extra: list[BaseSettings] = []
+    if service == "notify":  # notify's own secrets (the SMS gateway's callback key)
+        from services.notify.config import get_notify_settings
+
+        extra.append(get_notify_settings())
     try:
-        get_settings().refuse_demo_secrets()  # before anything connects
+        get_settings().refuse_demo_secrets(*extra)  # before anything connects
     except DemoSecretsError as exc:
         typer.echo(f"linkage {service}: {exc}", err=True)
         raise typer.Exit(78) from None  # EX_CONFIG

@@ -39,6 +39,21 @@ class DemoSecretsError(RuntimeError):
         )
 
 
+def demo_secrets_in_use(*configs: BaseSettings) -> list[str]:
+    """``LINKAGE_*`` names of the :data:`SECRET_SETTINGS` that are empty or equal their (demo) default."""
+    unsafe: list[str] = []
+    for config in configs:
+        fields = type(config).model_fields
+        for name in SECRET_SETTINGS:
+            if name not in fields:
+                continue
+            value = str(getattr(config, name) or "").strip()
+            variable = f"LINKAGE_{name.upper()}"
+            if (not value or value == str(fields[name].default)) and variable not in unsafe:
+                unsafe.append(variable)
+    return unsafe
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LINKAGE_", env_file=None, extra="ignore")
 
@@ -161,23 +176,16 @@ class Settings(BaseSettings):
     def audit_dir(self) -> Path:
         return self.audit_checkpoint_dir or self.var_dir / "audit"
 
-    def demo_secrets_in_use(self) -> list[str]:
-        """Environment variables of secrets that are empty or still carry their public demo value."""
-        fields = type(self).model_fields
-        unsafe = []
-        for name in SECRET_SETTINGS:
-            if name not in fields:
-                continue
-            value = str(getattr(self, name) or "").strip()
-            if not value or value == str(fields[name].default):
-                unsafe.append(f"LINKAGE_{name.upper()}")
-        return unsafe
+    def demo_secrets_in_use(self, *extra: BaseSettings) -> list[str]:
+        """Environment variables of secrets that are empty or still carry their public demo value
+        (in these settings and in a service's own, e.g. notify's ``NotifySettings``)."""
+        return demo_secrets_in_use(self, *extra)
 
-    def refuse_demo_secrets(self) -> None:
+    def refuse_demo_secrets(self, *extra: BaseSettings) -> None:
         """Outside demo mode, raise :class:`DemoSecretsError` naming every secret left at its demo value."""
         if self.demo_mode:
             return
-        unsafe = self.demo_secrets_in_use()
+        unsafe = self.demo_secrets_in_use(*extra)
         if unsafe:
             raise DemoSecretsError(unsafe)
 

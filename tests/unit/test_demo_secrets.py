@@ -92,3 +92,22 @@ def test_linkage_serve_with_private_secrets_gets_past_the_check() -> None:
     )
     assert "refusing to start" not in proc.stderr + proc.stdout
     assert proc.returncode != 78
+
+
+def test_linkage_serve_notify_also_checks_notify_secrets() -> None:
+    from services.notify.config import NotifySettings
+
+    env = _clean_env() | {f"LINKAGE_{k.upper()}": v for k, v in _private_values().items()}
+    env |= {"LINKAGE_DATABASE_URL": "postgresql://nobody@127.0.0.1:9/none", "LINKAGE_KAFKA_BOOTSTRAP": "127.0.0.1:9"}
+    env.pop("LINKAGE_SMS_GATEWAY_SECRET", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "linkage.cli", "serve", "notify", "--port", "9"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if "sms_gateway_secret" in NotifySettings.model_fields:
+        assert proc.returncode == 78 and "LINKAGE_SMS_GATEWAY_SECRET" in proc.stderr
+        assert "LINKAGE_AUDIT_KEY" not in proc.stderr

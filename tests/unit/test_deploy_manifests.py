@@ -208,3 +208,57 @@ def test_dockerfile() -> None:
     assert "[dev]" not in text and "pip install ." in text
     ignored = (ROOT / ".dockerignore").read_text(encoding="utf-8").split()
     assert {".venv", "var", ".git"} <= set(ignored)
+
+
+def _secret_variables() -> dict[str, str]:
+    """``LINKAGE_*`` name → public demo default of every registered secret the code defines."""
+    from services.notify.config import NotifySettings
+    from shared.settings import SECRET_SETTINGS, Settings
+
+    found: dict[str, str] = {}
+    for name in SECRET_SETTINGS:
+        for cls in (Settings, NotifySettings):
+            if name in cls.model_fields:
+                found[f"LINKAGE_{name.upper()}"] = str(cls.model_fields[name].default)
+                break
+    return found
+
+
+def test_deployments_require_every_secret() -> None:
+    secrets = _secret_variables()
+    assert {
+        "LINKAGE_WECHAT_TOKEN",
+        "LINKAGE_OPEN311_API_KEYS",
+        "LINKAGE_GRID_TOKEN_SECRET",
+        "LINKAGE_AUDIT_KEY",
+    } <= set(secrets)
+    for dep in _rendered(K8S / "base", "Deployment"):
+        c = dep["spec"]["template"]["spec"]["containers"][0]
+        env = {e["name"]: e for e in c["env"]}
+        for variable in secrets:
+            assert variable in env, f"{dep['metadata']['name']}: {variable} is not passed"
+            ref = env[variable]["valueFrom"]["secretKeyRef"]
+            assert ref == {"name": "linkage-app-secrets", "key": variable, "optional": False}
+        for source in c["envFrom"]:
+            assert source.get("secretRef", {}).get("optional") is not True
+    for path in K8S_YAML:
+        assert "optional: true" not in path.read_text(encoding="utf-8"), f"{path}: an optional reference"
+
+
+def test_only_the_dev_overlay_supplies_demo_secrets_and_demo_mode() -> None:
+    secrets = _secret_variables()
+    dev = K8S / "overlays" / "dev"
+    (demo,) = [s for s in _rendered(dev, "Secret") if s["metadata"]["name"] == "linkage-app-secrets"]
+    assert demo["stringData"] == secrets  # explicitly the public demo values
+    assert '"LINKAGE_DEMO_MODE"' not in json.dumps(_rendered(K8S / "base", "ConfigMap"))
+    dev_patches = json.dumps(_docs(dev / "kustomization.yaml")[0]["patches"])
+    assert "/data/LINKAGE_DEMO_MODE" in dev_patches
+    prod = K8S / "overlays" / "production"
+    assert not [s for s in _rendered(prod, "Secret") if s["metadata"]["name"] == "linkage-app-secrets"]
+    assert "LINKAGE_DEMO_MODE" not in (prod / "kustomization.yaml").read_text(encoding="utf-8")
+
+
+def test_compose_is_a_demo() -> None:
+    services = _compose()["services"]
+    for name in SERVICE_NAMES:
+        assert str(services[name]["environment"]["LINKAGE_DEMO_MODE"]).lower() == "true"
