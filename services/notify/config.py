@@ -11,6 +11,8 @@ from functools import lru_cache
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+DEMO_SMS_GATEWAY_SECRET = "linkage-demo-sms-gateway-secret"
+
 
 class NotifySettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LINKAGE_", env_file=None, extra="ignore")
@@ -32,6 +34,20 @@ class NotifySettings(BaseSettings):
         default_factory=dict, description='Department code → webhook URL (JSON, e.g. {"CGJ": "https://..."}).'
     )
     notify_webhook_default_url: str = Field(default="", description="Webhook for departments not listed above.")
+
+    survey_token_ttl_hours: float = Field(
+        default=240.0,
+        description="How long a survey link (token) may be answered: the 3-working-day survey window plus the "
+        "longest holiday run (dispatch closes unanswered cases as 未评价 anyway).",
+    )
+    survey_rate_per_minute: float = Field(
+        default=60.0, description="Survey link/page/answer requests per minute from one client address (429 above)."
+    )
+    sms_gateway_secret: str = Field(
+        default=DEMO_SMS_GATEWAY_SECRET,
+        description="HMAC-SHA256 key the SMS gateway signs survey reply callbacks with (demo value: change it).",
+    )
+    sms_gateway_window_s: int = Field(default=300, description="Accepted clock skew of a signed gateway callback.")
 
     notify_max_attempts: int = 5
     notify_backoff_s: float = 2.0

@@ -1,15 +1,17 @@
-"""Case events → contact book, last known state, pending messages. Nothing is sent here (the delivery job
-sends), so a slow SMS gateway never holds up the consumer."""
+"""Case events → contact book, last known state, survey tokens, pending messages. Nothing is sent here (the
+delivery job sends), so a slow SMS gateway never holds up the consumer."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notify.config import NotifySettings
 from services.notify.contact import service as contacts
 from services.notify.message.service import compose, record_messages
+from services.notify.survey import tokens
 from shared.consumer import BatchHandler, ConsumedEvent
 from shared.events.cases import CaseEventV1
 
@@ -19,9 +21,14 @@ def case_event_handler(settings: NotifySettings, *, base_url: str = "") -> Batch
         case_events = [(e.id, e.payload) for e in events if isinstance(e.payload, CaseEventV1)]
         book = await contacts.load(session, (p.case_id for _, p in case_events))
         rows = []
+        now = datetime.now(UTC)
+        ttl = timedelta(hours=settings.survey_token_ttl_hours)
         for event_id, payload in case_events:
             contact = contacts.observe(session, book, payload)
-            rows.extend(compose(payload, event_id, contact, settings=settings, base_url=base_url))
+            token = None
+            if payload.action == "replied" and contact.channel and contact.recipient:
+                token = tokens.issue(session, contact, now=now, ttl=ttl)  # this round's credential, in the link
+            rows.extend(compose(payload, event_id, contact, settings=settings, base_url=base_url, survey_token=token))
         await session.flush()
         await record_messages(session, rows)
 

@@ -33,7 +33,8 @@ def create_app(settings: Settings | None = None, notify_settings: NotifySettings
         settings=settings,
         title="Linkage notify",
         description="SMS, WeChat and webhook messages to citizens and handlers (development sink at /dev/messages); "
-        "survey answers in (/api/v1/surveys/answers, /survey/{tracking_code}).",
+        "survey answers in with the round's token or a signed SMS gateway callback (/survey/{token}, "
+        "/api/v1/surveys/answers).",
     )
     app.state.notify_settings = nsettings  # /dev/messages reads dev_sink_enabled from here
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 import uuid
 from typing import Any
 
@@ -73,6 +74,16 @@ def _replied_case(stack: Stack, keys: dict[str, dict[str, str]], phone: str) -> 
     return case
 
 
+def _token(body: str) -> str:
+    """The survey token in a 办结 message: ``…或打开 {public_base_url}/survey/{token} 评价。``"""
+    return body.split("/survey/")[1].split()[0]
+
+
+def _survey_token(stack: Stack, code: str) -> str:
+    replied = wait_until(lambda: _messages(stack, code, "replied"), message="survey request")
+    return _token(replied[-1]["body"])
+
+
 def test_survey_answer_satisfied_closes_the_case(stack: Stack, keys: dict[str, dict[str, str]]) -> None:
     case = _replied_case(stack, keys, "13800138000")
     code = case["tracking_code"]
@@ -85,7 +96,7 @@ def test_survey_answer_satisfied_closes_the_case(stack: Stack, keys: dict[str, d
     replied = wait_until(lambda: _messages(stack, code, "replied"), message="survey request")
     assert len(replied) == 1
     body = replied[0]["body"]
-    assert SURVEY_ASK in body and "已更换路灯灯泡" in body and "/api/v1/surveys/" in body
+    assert SURVEY_ASK in body and "已更换路灯灯泡" in body and "/survey/" in body
     wait_until(lambda: _messages(stack, code, "replied")[0]["status"] == "sent", message="delivered by the job")
 
     # the dev sink shows the number; the delivery log does not
@@ -93,34 +104,37 @@ def test_survey_answer_satisfied_closes_the_case(stack: Stack, keys: dict[str, d
                            headers={"X-API-Key": keys["dispatcher"]["ZX"]}).json()
     assert deliveries and {d["recipient"] for d in deliveries if d["channel"] == "sms"} == {"138****8000"}
 
-    # the link in the SMS: JSON for a client, the page for a browser
-    token = body.split("/api/v1/surveys/")[1].split("评价")[0].split()[0]
+    # the link in the SMS: the page for a browser; the same round as JSON for a client
+    token = _token(body)
+    assert len(token) >= 32
+    page = httpx.get(f"{stack.url('notify')}/survey/{token}")
+    assert page.status_code == 200 and "满意" in page.text and "基本满意" in page.text and "不满意" in page.text
     link = httpx.get(f"{stack.url('notify')}/api/v1/surveys/{token}").json()
     assert link["tracking_code"] == code and link["awaiting_answer"] is True
     browser = httpx.get(f"{stack.url('notify')}/api/v1/surveys/{token}", headers={"Accept": "text/html"})
     assert browser.headers["content-type"].startswith("text/html") and "基本满意" in browser.text
-    page = httpx.get(f"{stack.url('notify')}/survey/{code}")
-    assert page.status_code == 200 and "满意" in page.text and "基本满意" in page.text and "不满意" in page.text
 
-    r = _answer(stack, tracking_code=code, answer="1", comment="路灯修好了")
+    bad = _answer(stack, token=token, answer="4")
+    assert bad.status_code == 422 and [f["field"] for f in bad.json()["fields"]] == ["answer"]
+    r = _answer(stack, token=token, answer="1", comment="路灯修好了")
     assert r.status_code == 202, r.text
     assert r.json()["result"] == "满意"
-    assert _answer(stack, tracking_code=code, answer="2").status_code == 409
+    again = _answer(stack, token=token, answer="2")
+    assert again.status_code == 409 and again.json()["error"] == "already_answered" and "已" in again.json()["message"]
 
     wait_until(lambda: _track(stack, code)["state"] == "closed", message="dispatch closed the case")
-    assert "已评价" in httpx.get(f"{stack.url('notify')}/survey/{code}").text
+    assert "已评价" in httpx.get(f"{stack.url('notify')}/survey/{token}").text
     closed = wait_until(lambda: _messages(stack, code, "closed"), message="closed notice")
     assert len(closed) == 1
-    again = _answer(stack, tracking_code=code, answer="满意")
-    assert again.status_code == 409 and again.json()["error"] == "already_answered"
+    assert httpx.post(f"{stack.url('notify')}/api/v1/surveys/{token}", json={"answer": "满意"}).status_code == 409
 
 
 def test_survey_answer_unsatisfied_reopens_the_case(stack: Stack, keys: dict[str, dict[str, str]]) -> None:
     case = _replied_case(stack, keys, "13900139000")
     code = case["tracking_code"]
-    wait_until(lambda: _messages(stack, code, "replied"), message="survey request")
+    token = _survey_token(stack, code)
 
-    r = _answer(stack, tracking_code=code, answer="3", comment="还是不亮")
+    r = httpx.post(f"{stack.url('notify')}/api/v1/surveys/{token}", json={"answer": "3", "comment": "还是不亮"})
     assert r.status_code == 202, r.text
 
     def reopened() -> bool:
@@ -129,26 +143,17 @@ def test_survey_answer_unsatisfied_reopens_the_case(stack: Stack, keys: dict[str
     wait_until(reopened, message="dispatch reopened the case")
     assert _track(stack, code)["state"] != "closed"
     wait_until(lambda: _messages(stack, code, "reopened"), message="重办 notice to the citizen")
-    # reopened: no longer awaiting an answer
-    r = _answer(stack, tracking_code=code, answer="1")
+    # the round's token is used: a reopened case is asked again with a new link once it is replied again
+    r = _answer(stack, token=token, answer="1")
     assert r.status_code == 409 and r.json()["error"] == "already_answered"
 
 
 def test_survey_answer_validation(stack: Stack, keys: dict[str, dict[str, str]]) -> None:
-    unknown = _answer(stack, tracking_code="NOPE-000000", answer="1")
-    assert unknown.status_code == 404 and unknown.json()["error"] == "not_found"
-
-    bad = _answer(stack, tracking_code="X", answer="4")
-    assert bad.status_code == 422
-    assert [f["field"] for f in bad.json()["fields"]] == ["answer"]
-    assert httpx.get(f"{stack.url('notify')}/survey/NOPE-000000").status_code == 404
-
-    # a case that is not 办结 yet awaits no answer
-    r = httpx.post(f"{stack.url('intake')}/api/v1/complaints", headers=stack.operator_headers, timeout=10, json={
-        "call_id": f"call-{uuid.uuid4()}", "caller_phone": "13700137000", "kind": "投诉",
-        "text": f"府青路{uuid.uuid4().hex[:6]}号夜间施工噪音扰民", "address": "成华区府青路",
-    })
-    code = r.json()["tracking_code"]
-    wait_until(lambda: _messages(stack, code, "receipt"), message="receipt")
-    early = _answer(stack, tracking_code=code, answer="1")
-    assert early.status_code == 409 and early.json()["error"] == "not_awaiting_survey"
+    unknown = _answer(stack, token=secrets.token_urlsafe(24), answer="1")
+    assert unknown.status_code == 404 and unknown.json()["error"] == "survey_link_not_found"
+    page = httpx.get(f"{stack.url('notify')}/survey/NOPE-000000")
+    assert page.status_code == 404 and "评价链接无效" in page.text
+    assert httpx.get(f"{stack.url('notify')}/api/v1/surveys/{secrets.token_urlsafe(24)}").status_code == 404
+    # a tracking code is no credential
+    bare = _answer(stack, tracking_code="CH2611240001", answer="1")
+    assert bare.status_code == 401 and bare.json()["error"] == "unauthorized"

@@ -8,6 +8,7 @@ and the delivery passes run at a time far ahead (``now``) on that case only.
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,7 +23,10 @@ from services.notify.contact.models import Contact
 from services.notify.delivery.adapters import Adapters, SendResult
 from services.notify.delivery.job import deliver_once
 from services.notify.message.models import Message
+from services.notify.survey import tokens
+from services.notify.survey.models import SurveyToken
 from services.notify.survey.service import AlreadyAnswered, NotAwaitingSurvey, submit
+from services.notify.survey.tokens import LinkExpired, UnknownLink, token_hash
 from shared import topics
 from shared.consumer import ConsumedEvent
 from shared.events import Envelope
@@ -59,6 +63,16 @@ async def _messages(maker: async_sessionmaker[AsyncSession], case_id: str) -> li
         return list((await session.execute(stmt)).scalars())
 
 
+def _token_in(body: str) -> str:
+    """The survey token in a 办结 message's link (``https://x.test/survey/<token>``)."""
+    return body.split("https://x.test/survey/")[1].split()[0].rstrip("，。,")
+
+
+async def _latest_token(maker: async_sessionmaker[AsyncSession], case_id: str) -> str:
+    replied = [m for m in await _messages(maker, case_id) if m.template == "replied"]
+    return _token_in(replied[-1].body)
+
+
 def _ids() -> tuple[str, str]:
     case_id = str(ULID())
     return case_id, "T" + case_id[-11:]
@@ -79,7 +93,13 @@ async def test_contact_book_state_and_idempotent_messages(maker: async_sessionma
     async with maker() as session:
         contact = await session.get(Contact, case_id)
     assert contact is not None and contact.state == "replied" and contact.survey_round == 1
-    assert contact.survey_token and f"https://x.test/api/v1/surveys/{contact.survey_token}" in messages[2].body
+    token = _token_in(messages[2].body)
+    assert len(token) >= 32  # >= 192 bits, url-safe
+    async with maker() as session:
+        stored = (await session.execute(select(SurveyToken).where(SurveyToken.case_id == case_id))).scalars().all()
+    # only the hash is stored, valid for the survey window
+    assert [t.token_hash for t in stored] == [token_hash(token)] and token not in stored[0].token_hash
+    assert dt.timedelta(hours=239) < stored[0].expires_at - stored[0].issued_at <= dt.timedelta(hours=240)
 
 
 async def test_events_of_a_case_never_seen_created_track_state_without_a_recipient(
@@ -172,33 +192,76 @@ async def test_permanent_refusal_fails_at_once(maker: async_sessionmaker[AsyncSe
     assert m.status == "failed" and m.attempts == 1
 
 
-async def test_survey_answer_once_per_round_and_only_when_replied(maker: async_sessionmaker[AsyncSession]) -> None:
+async def test_survey_answer_needs_the_rounds_token_once(maker: async_sessionmaker[AsyncSession]) -> None:
     case_id, code = _ids()
     await _apply(maker, [_consumed("created", case_id, code, to_state="dispatched",
                                    reporter=Reporter(phone="13800138000"))])
-    async with maker() as session, session.begin():
-        contact = await session.get(Contact, case_id)
-        assert contact is not None
-        with pytest.raises(NotAwaitingSurvey):
-            await submit(session, contact, "满意")
+    async with maker() as session:
+        with pytest.raises(UnknownLink):  # no round yet: no token exists at all
+            await tokens.find(session, "x" * 32)
     await _apply(maker, [_consumed("replied", case_id, code, to_state="replied")])
+    first = await _latest_token(maker, case_id)
     async with maker() as session, session.begin():
-        contact = await session.get(Contact, case_id)
-        assert contact is not None
-        answer = await submit(session, contact, "不满意", comment="  还没修好 ", channel="web")
+        row, contact = await tokens.find(session, first, lock=True)
+        answer = await submit(session, row, contact, "不满意", comment="  还没修好 ", channel="web")
         assert answer.result == "不满意" and answer.comment == "还没修好" and answer.survey_round == 1
     async with maker() as session, session.begin():
-        contact = await session.get(Contact, case_id)
-        assert contact is not None
-        with pytest.raises(AlreadyAnswered):
-            await submit(session, contact, "满意")
+        row, contact = await tokens.find(session, first, lock=True)
+        assert row.used_at is not None
+        with pytest.raises(AlreadyAnswered):  # the same token again
+            await submit(session, row, contact, "满意")
         rows = (await session.execute(select(OutboxRow).where(OutboxRow.topic == topics.FEEDBACK,
                                                               OutboxRow.key == case_id))).scalars().all()
         assert len(rows) == 1 and rows[0].event_type == "cn.linkage.feedback.survey_answered.v1"
-    # reopened and replied again: a new round may be answered
+    # reopened and replied again: a new round with a new token; the first one is used, a second-round token
+    # that is not answered before the case is reopened again becomes stale
     await _apply(maker, [_consumed("reopened", case_id, code, to_state="dispatched"),
                          _consumed("replied", case_id, code, to_state="replied")])
+    second = await _latest_token(maker, case_id)
+    assert second != first
+    await _apply(maker, [_consumed("reopened", case_id, code, to_state="dispatched")])
     async with maker() as session, session.begin():
-        contact = await session.get(Contact, case_id)
-        assert contact is not None and contact.survey_round == 2
-        assert (await submit(session, contact, "满意")).survey_round == 2
+        row, contact = await tokens.find(session, second, lock=True)
+        with pytest.raises(NotAwaitingSurvey):  # round 2's token while the case is being handled again
+            await submit(session, row, contact, "满意")
+    await _apply(maker, [_consumed("replied", case_id, code, to_state="replied")])
+    third = await _latest_token(maker, case_id)
+    async with maker() as session, session.begin():
+        row, contact = await tokens.find(session, second, lock=True)
+        with pytest.raises(LinkExpired, match="失效"):  # round 2's token after round 3 began
+            await submit(session, row, contact, "满意")
+    async with maker() as session, session.begin():
+        row, contact = await tokens.find(session, third, lock=True)
+        assert (await submit(session, row, contact, "满意")).survey_round == 3
+
+
+async def test_expired_token_is_410(maker: async_sessionmaker[AsyncSession]) -> None:
+    case_id, code = _ids()
+    await _apply(maker, [_consumed("created", case_id, code, to_state="dispatched",
+                                   reporter=Reporter(phone="13800138001")),
+                         _consumed("replied", case_id, code, to_state="replied")])
+    token = await _latest_token(maker, case_id)
+    async with maker() as session, session.begin():
+        row, contact = await tokens.find(session, token, lock=True)
+        with pytest.raises(LinkExpired) as info:
+            await submit(session, row, contact, "满意", now=row.expires_at + dt.timedelta(seconds=1))
+        assert info.value.status_code == 410
+
+
+async def test_gateway_reply_finds_the_phones_open_round(maker: async_sessionmaker[AsyncSession]) -> None:
+    phone = f"139{secrets.randbelow(10**8):08d}"
+    case_id, code = _ids()
+    assert await _open(maker, phone) is None
+    await _apply(maker, [_consumed("created", case_id, code, to_state="dispatched", reporter=Reporter(phone=phone)),
+                         _consumed("replied", case_id, code, to_state="replied")])
+    found = await _open(maker, phone)
+    assert found == case_id
+    assert await _open(maker, phone, tracking_code="NOPE") is None
+    assert await _open(maker, "13000000000") is None
+
+
+async def _open(maker: async_sessionmaker[AsyncSession], phone: str, tracking_code: str | None = None) -> str | None:
+    async with maker() as session:
+        found = await tokens.open_round_for_phone(session, phone, now=dt.datetime.now(dt.UTC),
+                                                  tracking_code=tracking_code)
+    return found[1].case_id if found else None

@@ -39,12 +39,12 @@ def _event(action: str, **fields: Any) -> CaseEventV1:
 
 def _contact(channel: str = "sms", recipient: str = "13800138000") -> Contact:
     return Contact(case_id="01CASE", tracking_code="CH2611240001", channel=channel, recipient=recipient,
-                   state="replied", survey_round=1, survey_token="tok123")
+                   state="replied", survey_round=1)
 
 
 def _one(action: str, contact: Contact | None = None, **fields: Any) -> dict[str, Any]:
     rows = compose(_event(action, **fields), "ev-1", contact or _contact(), settings=SETTINGS,
-                   base_url="https://12345.example.cn")
+                   base_url="https://12345.example.cn", survey_token="tok123" if action == "replied" else None)
     assert len(rows) == 1, rows
     return rows[0]
 
@@ -95,8 +95,14 @@ def test_dispatched_names_the_department_and_the_deadline() -> None:
 def test_replied_asks_for_the_survey_with_the_link() -> None:
     body = _one("replied", details={"text": "已更换路灯灯泡，经夜间复查照明恢复正常。" * 5})["body"]
     assert "请回复 1 满意 2 基本满意 3 不满意" in body
-    assert "https://12345.example.cn/api/v1/surveys/tok123" in body
+    assert "https://12345.example.cn/survey/tok123" in body
     assert "已更换路灯灯泡" in body and "…" in body  # summary cut
+
+
+def test_replied_without_a_token_has_no_link_and_never_the_tracking_code_as_one() -> None:
+    (row,) = compose(_event("replied", details={"text": "已处理"}), "ev-1", _contact(), settings=SETTINGS,
+                     base_url="https://12345.example.cn")
+    assert row["template"] == "replied" and "请回复 1 满意" in row["body"] and "/survey" not in row["body"]
 
 
 def test_merged_extension_reopened_closed() -> None:

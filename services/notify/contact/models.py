@@ -14,7 +14,8 @@ class Contact(Base):
     """One row per case notify has seen created (also for anonymous reporters: then no channel).
 
     ``state`` is the last case state notify learnt from the case events; ``survey_round`` counts the
-    ``replied`` events (a reopened case is surveyed again); ``survey_token`` names the survey link.
+    ``replied`` events (a reopened case is surveyed again); each round's credential is a
+    :class:`services.notify.survey.models.SurveyToken`.
     """
 
     __tablename__ = "contacts"
@@ -25,11 +26,7 @@ class Contact(Base):
     recipient: Mapped[str | None] = mapped_column(String(128))
     state: Mapped[str] = mapped_column(String(24))
     survey_round: Mapped[int] = mapped_column(Integer, server_default="0", default=0)
-    survey_token: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
-    __table_args__ = (
-        UniqueConstraint("tracking_code", name="uq_contacts_tracking_code"),
-        UniqueConstraint("survey_token", name="uq_contacts_survey_token"),
-    )
+    __table_args__ = (UniqueConstraint("tracking_code", name="uq_contacts_tracking_code"),)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
@@ -42,8 +41,14 @@ def observe(session: AsyncSession, contacts: dict[str, Contact], event: CaseEven
     contact = contacts.get(event.case_id)
     if contact is None:
         channel, recipient = reach(event) if event.action == "created" else (None, None)
-        contact = Contact(case_id=event.case_id, tracking_code=event.tracking_code, channel=channel,
-                          recipient=recipient, state=event.to_state, survey_round=0)
+        contact = Contact(
+            case_id=event.case_id,
+            tracking_code=event.tracking_code,
+            channel=channel,
+            recipient=recipient,
+            state=event.to_state,
+            survey_round=0,
+        )
         session.add(contact)
         contacts[event.case_id] = contact
     elif event.action == "created" and contact.channel is None:
@@ -52,14 +57,8 @@ def observe(session: AsyncSession, contacts: dict[str, Contact], event: CaseEven
     contact.updated_at = datetime.now(UTC)
     if event.action == "replied":
         contact.survey_round = (contact.survey_round or 0) + 1
-        if not contact.survey_token:
-            contact.survey_token = secrets.token_urlsafe(12)
     return contact
 
 
 async def by_tracking_code(session: AsyncSession, code: str) -> Contact | None:
     return (await session.execute(select(Contact).where(Contact.tracking_code == code))).scalar_one_or_none()
-
-
-async def by_token(session: AsyncSession, token: str) -> Contact | None:
-    return (await session.execute(select(Contact).where(Contact.survey_token == token))).scalar_one_or_none()

@@ -25,11 +25,13 @@ URGE_REASONS = {
 
 
 def survey_link(base_url: str, token: str) -> str:
-    return f"{base_url.rstrip('/')}/api/v1/surveys/{token}"
+    """The survey page of one round: the token is the citizen's credential (see survey/tokens.py)."""
+    return f"{base_url.rstrip('/')}/survey/{token}"
 
 
-def _row(event: CaseEventV1, *, dedupe_key: str, channel: str, recipient: str, template: str,
-         body: str) -> dict[str, Any]:
+def _row(
+    event: CaseEventV1, *, dedupe_key: str, channel: str, recipient: str, template: str, body: str
+) -> dict[str, Any]:
     return {
         "id": str(ULID()),
         "dedupe_key": dedupe_key[:120],
@@ -44,8 +46,9 @@ def _row(event: CaseEventV1, *, dedupe_key: str, channel: str, recipient: str, t
     }
 
 
-def citizen_body(event: CaseEventV1, template: str, *, settings: NotifySettings, base_url: str = "",
-                 survey_token: str | None = None) -> tuple[str, str] | None:
+def citizen_body(
+    event: CaseEventV1, template: str, *, settings: NotifySettings, base_url: str = "", survey_token: str | None = None
+) -> tuple[str, str] | None:
     """(template actually used, text) of the citizen message for ``event``, or None when there is nothing
     to say (e.g. a merge without the master's code, a close right after a knowledge-base answer)."""
     code = event.tracking_code
@@ -54,8 +57,9 @@ def citizen_body(event: CaseEventV1, template: str, *, settings: NotifySettings,
         return template, t.render("receipt", code=code)
     if template == "transferred":
         service = str(details.get("service") or "110")
-        return template, t.render(template, code=code, service=service,
-                                  service_name=t.EMERGENCY_SERVICES.get(service, "相关部门"))
+        return template, t.render(
+            template, code=code, service=service, service_name=t.EMERGENCY_SERVICES.get(service, "相关部门")
+        )
     if template == "answered":
         answer = t.shorten(str(details.get("text") or ""), settings.notify_answer_chars)
         if not answer:
@@ -67,8 +71,9 @@ def citizen_body(event: CaseEventV1, template: str, *, settings: NotifySettings,
         return template, t.render(template, code=code, dept=t.department_name(event.lead), deadline_part=part)
     if template == "replied":
         summary = t.shorten(str(details.get("text") or "承办单位已办理完毕"), settings.notify_reply_summary_chars)
-        link = survey_link(base_url, survey_token or code)
-        return template, t.render(template, code=code, summary=summary, link=link)
+        if not survey_token:  # no credential, no link: the citizen can still reply 1/2/3 by SMS
+            return template, t.render("replied_no_link", code=code, summary=summary)
+        return template, t.render(template, code=code, summary=summary, link=survey_link(base_url, survey_token))
     if template == "merged":
         master = details.get("master_tracking_code")
         return (template, t.render(template, code=code, master=master)) if master else None
@@ -98,32 +103,57 @@ def department_recipients(event: CaseEventV1) -> list[str]:
 
 def department_body(event: CaseEventV1, template: str) -> str:
     level = str(event.details.get("level") or "")
-    reason = URGE_REASONS.get(level) or t.shorten(event.reason, 40) or (
-        "请加快办理" if template == "urge" else "办理不力")
+    reason = (
+        URGE_REASONS.get(level) or t.shorten(event.reason, 40) or ("请加快办理" if template == "urge" else "办理不力")
+    )
     deadline = t.shanghai_time(event.deadline) or "规定时限"
-    return t.render(template, code=event.tracking_code, matter=t.matter_name(event.matter_code), reason=reason,
-                    deadline=deadline)
+    return t.render(
+        template, code=event.tracking_code, matter=t.matter_name(event.matter_code), reason=reason, deadline=deadline
+    )
 
 
-def compose(event: CaseEventV1, event_id: str, contact: Contact | None, *, settings: NotifySettings,
-            base_url: str = "") -> list[dict[str, Any]]:
-    """The message rows one case event leads to (citizen and/or departments)."""
+def compose(
+    event: CaseEventV1,
+    event_id: str,
+    contact: Contact | None,
+    *,
+    settings: NotifySettings,
+    base_url: str = "",
+    survey_token: str | None = None,
+) -> list[dict[str, Any]]:
+    """The message rows one case event leads to (citizen and/or departments); ``survey_token`` is the
+    plaintext credential of the survey round a ``replied`` event opens (it goes into the link)."""
     rows: list[dict[str, Any]] = []
     template = t.CITIZEN_TEMPLATES.get(event.action)
     if template and contact is not None and contact.channel and contact.recipient:
-        composed = citizen_body(event, template, settings=settings, base_url=base_url,
-                                survey_token=contact.survey_token)
+        composed = citizen_body(event, template, settings=settings, base_url=base_url, survey_token=survey_token)
         if composed is not None:
             used, body = composed
             key = f"receipt:{event.case_id}" if used == "receipt" else f"{used}:{event.case_id}:{event_id}"
-            rows.append(_row(event, dedupe_key=key, channel=contact.channel, recipient=contact.recipient,
-                             template=used, body=body))
+            rows.append(
+                _row(
+                    event,
+                    dedupe_key=key,
+                    channel=contact.channel,
+                    recipient=contact.recipient,
+                    template=used,
+                    body=body,
+                )
+            )
     dept_template = t.DEPARTMENT_TEMPLATES.get(event.action)
     if dept_template:
         body = department_body(event, dept_template)
         for dept in department_recipients(event):
-            rows.append(_row(event, dedupe_key=f"{dept_template}:{event.case_id}:{event_id}:{dept}",
-                             channel="webhook", recipient=dept, template=dept_template, body=body))
+            rows.append(
+                _row(
+                    event,
+                    dedupe_key=f"{dept_template}:{event.case_id}:{event_id}:{dept}",
+                    channel="webhook",
+                    recipient=dept,
+                    template=dept_template,
+                    body=body,
+                )
+            )
     return rows
 
 
@@ -137,8 +167,12 @@ async def record_messages(session: AsyncSession, rows: Sequence[dict[str, Any]])
 
 
 async def list_messages(
-    session: AsyncSession, *, tracking_code: str | None = None, case_id: str | None = None,
-    status: str | None = None, limit: int = 100,
+    session: AsyncSession,
+    *,
+    tracking_code: str | None = None,
+    case_id: str | None = None,
+    status: str | None = None,
+    limit: int = 100,
 ) -> list[Message]:
     stmt = select(Message).order_by(Message.created_at.desc(), Message.id.desc()).limit(limit)
     if tracking_code:

@@ -28,6 +28,7 @@ TEMPLATES: dict[str, str] = {
     "dispatched": PREFIX + "您的诉求（查询码{code}）已派至{dept}办理{deadline_part}。",
     "replied": PREFIX + "您的诉求（查询码{code}）已办结：{summary}。请回复 1 满意 2 基本满意 3 不满意，"
     "或打开 {link} 评价。",
+    "replied_no_link": PREFIX + "您的诉求（查询码{code}）已办结：{summary}。请回复 1 满意 2 基本满意 3 不满意。",
     "reopened": PREFIX + "您的诉求（查询码{code}）已重新交办（重办），我们将督促承办单位尽快处理并回复您。",
     "merged": PREFIX + "您的诉求已与查询码{master}合并办理，可凭查询码{master}查询进度。",
     "closed": PREFIX + "您的诉求（查询码{code}）已办结归档，感谢您对12345热线的支持。",

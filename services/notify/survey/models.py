@@ -23,3 +23,20 @@ class SurveyAnswer(Base):
     answered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (UniqueConstraint("case_id", "survey_round", name="uq_survey_answers_round"),)
+
+
+class SurveyToken(Base):
+    """The credential of one survey round: only its sha256 is stored; the token itself is in the link sent to
+    the citizen. Single use (``used_at``), expires at ``expires_at``; a reopened case gets a new round and
+    token, which makes the older one stale."""
+
+    __tablename__ = "survey_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    case_id: Mapped[str] = mapped_column(String(26), index=True)
+    survey_round: Mapped[int] = mapped_column(Integer)
+    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (UniqueConstraint("case_id", "survey_round", name="uq_survey_tokens_round"),)

@@ -1,32 +1,58 @@
-"""Survey endpoints: the SMS gateway's callback, the link in the 办结 message, the citizen's page."""
+"""Survey endpoints: the citizen's page and link (token), the SMS gateway's signed callback.
+
+Every answer needs the survey round's credential: the token in the link sent to the citizen
+(``/survey/{token}``), or, for an SMS reply, the gateway's HMAC signature over the callback together with
+the phone number the survey was sent to. A tracking code alone rates nothing. Unauthenticated requests are
+rate-limited per client address.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import html
 import json
-from datetime import datetime
-from typing import Annotated, Literal
+import re
+import time
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Depends, Header, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
-from pydantic import BaseModel, Field, field_validator
+from fastapi.security import APIKeyHeader
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from services.notify.contact import service as contacts
+from services.notify.config import NotifySettings, get_notify_settings
 from services.notify.contact.models import Contact
-from services.notify.survey import service
+from services.notify.survey import service, tokens
+from services.notify.survey.models import SurveyToken
 from shared.app import RuntimeDep, SessionDep
-from shared.errors import NotFound
+from shared.errors import DomainError, NotFound, Unauthorized
 from shared.events.feedback import SurveyResult
+from shared.ratelimit import rate_limit
+from shared.validation import AuthFirstRoute, CleanStr
 
-router = APIRouter(tags=["surveys"])
+router = APIRouter(tags=["surveys"], route_class=AuthFirstRoute)
 
 ANSWER_HELP = "answer must be one of 1, 2, 3, 满意, 基本满意, 不满意"
+SIGNATURE_HEADER = "X-Linkage-Signature"
+TIMESTAMP_HEADER = "X-Linkage-Timestamp"
+
+survey_limit = rate_limit("survey", per_minute=get_notify_settings().survey_rate_per_minute)
+gateway_signature = APIKeyHeader(
+    name=SIGNATURE_HEADER,
+    auto_error=False,
+    scheme_name="SmsGatewaySignature",
+    description="SMS gateway callbacks: hex HMAC-SHA256 of `{X-Linkage-Timestamp}.{raw body}` under "
+    "LINKAGE_SMS_GATEWAY_SECRET (optionally prefixed `sha256=`).",
+)
 
 
 class AnswerFields(BaseModel):
     answer: str | int = Field(description="1 满意, 2 基本满意, 3 不满意 (or the words)")
-    comment: str | None = Field(default=None, max_length=500)
-    channel: Literal["sms", "wechat", "web"] = "sms"
+    comment: CleanStr | None = Field(default=None, max_length=500)
+    channel: Literal["sms", "wechat", "web"] = "web"
 
     @field_validator("answer")
     @classmethod
@@ -43,10 +69,18 @@ class AnswerFields(BaseModel):
         return result
 
 
-class SurveyAnswerIn(AnswerFields):
-    """What an SMS gateway posts when the citizen replies (or the survey page posts)."""
+class TokenAnswerIn(AnswerFields):
+    """An answer carrying the round's token (from the link in the SMS / WeChat message)."""
 
-    tracking_code: str = Field(min_length=1, max_length=20)
+    token: str = Field(min_length=16, max_length=64, description="the token in the survey link")
+
+
+class GatewayReplyIn(AnswerFields):
+    """What the SMS gateway posts (signed) when a citizen replies to the survey SMS."""
+
+    phone: str = Field(min_length=5, max_length=20, description="the number that received the survey and replied")
+    tracking_code: str | None = Field(default=None, max_length=20, description="optional: which case, if known")
+    channel: Literal["sms", "wechat", "web"] = "sms"
 
 
 class SurveyAnswerOut(BaseModel):
@@ -61,82 +95,208 @@ class SurveyOut(BaseModel):
     tracking_code: str
     awaiting_answer: bool
     answered: str | None
+    expires_at: datetime
     answer_url: str
     options: dict[str, str] = Field(default_factory=lambda: {"1": "满意", "2": "基本满意", "3": "不满意"})
 
 
-async def _accept(session: SessionDep, runtime: RuntimeDep, contact: Contact, body: AnswerFields) -> JSONResponse:
-    answer = await service.submit(session, contact, body.result, comment=body.comment, channel=body.channel)
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "no credential: neither a survey token nor a valid gateway signature"},
+    404: {"description": "unknown survey link (or no open survey for the phone)"},
+    409: {"description": "this round is answered already, or the case awaits no survey"},
+    410: {"description": "the survey link expired or belongs to an older round"},
+    429: {"description": "too many requests from this client (Retry-After)"},
+}
+
+ANSWER_DOC: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "oneOf": [
+                        {"$ref": "#/components/schemas/TokenAnswerIn"},
+                        {"$ref": "#/components/schemas/GatewayReplyIn"},
+                    ]
+                }
+            }
+        },
+    }
+}
+
+
+def _parse(model: type[AnswerFields], raw: bytes) -> Any:
+    try:
+        return model.model_validate_json(raw or b"{}")
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors()) from exc
+
+
+def _verify_gateway(settings: NotifySettings, raw: bytes, timestamp: str | None, signature: str) -> None:
+    """401 unless ``signature`` is the HMAC of ``timestamp.body`` and the timestamp is within the window."""
+    if not timestamp or not timestamp.isdigit():
+        raise Unauthorized(f"短信网关回调缺少 {TIMESTAMP_HEADER}", header=TIMESTAMP_HEADER)
+    if abs(time.time() - int(timestamp)) > settings.sms_gateway_window_s:
+        raise Unauthorized("短信网关回调的时间戳超出允许范围", header=TIMESTAMP_HEADER)
+    expected = hmac.new(settings.sms_gateway_secret.encode(), timestamp.encode() + b"." + raw, hashlib.sha256)
+    given = signature.strip().removeprefix("sha256=").lower().encode("utf-8", "replace")
+    if not hmac.compare_digest(expected.hexdigest().encode(), given):
+        raise Unauthorized("短信网关签名无效", header=SIGNATURE_HEADER)
+
+
+def _settings(request: Request) -> NotifySettings:
+    configured = getattr(request.app.state, "notify_settings", None)
+    return configured if isinstance(configured, NotifySettings) else get_notify_settings()
+
+
+def normalize_phone(phone: str) -> str:
+    """``+86 138-0013-8000`` → ``13800138000`` (the form the contact book keeps)."""
+    digits = re.sub(r"\D", "", phone)
+    return digits[2:] if len(digits) == 13 and digits.startswith("86") else digits
+
+
+async def _accept(
+    session: SessionDep, runtime: RuntimeDep, token: SurveyToken, contact: Contact, body: AnswerFields
+) -> JSONResponse:
+    answer = await service.submit(session, token, contact, body.result, comment=body.comment, channel=body.channel)
     await session.commit()
     runtime.relay.wake()
-    out = SurveyAnswerOut(case_id=answer.case_id, tracking_code=answer.tracking_code, result=answer.result,
-                          answered_at=answer.answered_at)
+    out = SurveyAnswerOut(
+        case_id=answer.case_id, tracking_code=answer.tracking_code, result=answer.result, answered_at=answer.answered_at
+    )
     return JSONResponse(out.model_dump(mode="json"), status_code=202)
 
 
-@router.post("/api/v1/surveys/answers", status_code=202, response_model=SurveyAnswerOut,
-             responses={404: {"description": "unknown tracking code"}, 409: {"description": "answered already, "
-                        "or the case is not awaiting a survey"}})
-async def answer_by_code(body: SurveyAnswerIn, session: SessionDep, runtime: RuntimeDep) -> JSONResponse:
-    """A survey answer by tracking code; published to ``linkage.feedback.v1``."""
-    contact = await contacts.by_tracking_code(session, body.tracking_code.strip())
-    if contact is None:
-        raise NotFound("no case with this tracking code", tracking_code=body.tracking_code)
-    return await _accept(session, runtime, contact, body)
+def _token_in(raw: bytes) -> str:
+    """The ``token`` of a JSON body, or 401: without it the request carries no credential."""
+    try:
+        data = json.loads(raw or b"{}")
+    except ValueError:
+        data = None
+    token = data.get("token") if isinstance(data, dict) else None
+    if not isinstance(token, str) or not token:
+        raise Unauthorized("缺少评价凭据：请使用短信或微信消息中的评价链接作答（查询码不能用于评价）", field="token")
+    return token
 
 
-async def _by_token(session: SessionDep, token: str) -> Contact:
-    contact = await contacts.by_token(session, token)
-    if contact is None:
-        raise NotFound("unknown survey link")
-    return contact
+@router.post(
+    "/api/v1/surveys/answers",
+    status_code=202,
+    response_model=SurveyAnswerOut,
+    responses=ERRORS,
+    openapi_extra=ANSWER_DOC,
+)
+async def answer(
+    request: Request,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    signature: Annotated[str | None, Depends(gateway_signature)] = None,
+    timestamp: Annotated[str | None, Header(alias=TIMESTAMP_HEADER)] = None,
+) -> JSONResponse:
+    """A survey answer with its credential: ``{"token", "answer", ...}`` (the token from the survey link), or a
+    signed SMS gateway callback ``{"phone", "answer", "tracking_code"?}`` (answers the phone's latest open
+    survey). Published to ``linkage.feedback.v1``."""
+    raw = await request.body()
+    now = datetime.now(UTC)
+    if signature:
+        try:
+            _verify_gateway(_settings(request), raw, timestamp, signature)
+        except Unauthorized:
+            await survey_limit(request)
+            raise
+        reply = _parse(GatewayReplyIn, raw)
+        code = reply.tracking_code.strip().upper() if reply.tracking_code else None
+        found = await tokens.open_round_for_phone(session, normalize_phone(reply.phone), now=now, tracking_code=code)
+        if found is None:
+            raise NotFound("该号码没有待评价的诉求", field="phone")
+        return await _accept(session, runtime, found[0], found[1], reply)
+    await survey_limit(request)
+    row, contact = await tokens.find(session, _token_in(raw), lock=True)
+    tokens.check_open(row, contact, now)
+    return await _accept(session, runtime, row, contact, _parse(TokenAnswerIn, raw))
 
 
-@router.get("/api/v1/surveys/{token}", response_model=SurveyOut,
-            responses={200: {"content": {"text/html": {}}}, 404: {"description": "unknown link"}})
+async def open_link(token: str, session: SessionDep) -> tuple[SurveyToken, Contact]:
+    """Dependency: the link's round, if it may still be answered (404 / 409 / 410 otherwise)."""
+    row, contact = await tokens.find(session, token, lock=True)
+    tokens.check_open(row, contact, datetime.now(UTC))
+    return row, contact
+
+
+@router.get(
+    "/api/v1/surveys/{token}",
+    response_model=SurveyOut,
+    dependencies=[Depends(survey_limit)],
+    responses={**ERRORS, 200: {"content": {"text/html": {}}}},
+)
 async def survey_link(
-    token: str, session: SessionDep, accept: Annotated[str, Header()] = "",
+    token: str,
+    session: SessionDep,
+    accept: Annotated[str, Header()] = "",
 ) -> HTMLResponse | SurveyOut:
-    """The link in the 办结 message: the survey page for a browser, JSON otherwise."""
-    contact = await _by_token(session, token)
+    """The survey round behind a link: the page for a browser, JSON otherwise."""
     if "text/html" in accept:
-        return await _page(session, contact)
+        return await _page(session, token)
+    row, contact = await tokens.find(session, token)
     answered = await service.current_answer(session, contact)
-    return SurveyOut(tracking_code=contact.tracking_code, awaiting_answer=service.awaiting(contact) and not answered,
-                     answered=answered.result if answered else None, answer_url="/api/v1/surveys/answers")
+    is_open = row.used_at is None and row.expires_at > datetime.now(UTC) and row.survey_round == contact.survey_round
+    return SurveyOut(
+        tracking_code=contact.tracking_code,
+        awaiting_answer=is_open and service.awaiting(contact) and not answered,
+        answered=answered.result if answered else None,
+        expires_at=row.expires_at,
+        answer_url=f"/api/v1/surveys/{token}",
+    )
 
 
-@router.post("/api/v1/surveys/{token}", status_code=202, response_model=SurveyAnswerOut)
-async def answer_by_token(token: str, body: AnswerFields, session: SessionDep, runtime: RuntimeDep) -> JSONResponse:
-    contact = await _by_token(session, token)
-    return await _accept(session, runtime, contact, body)
+@router.post(
+    "/api/v1/surveys/{token}",
+    status_code=202,
+    response_model=SurveyAnswerOut,
+    responses=ERRORS,
+    dependencies=[Depends(survey_limit)],
+)
+async def answer_by_link(
+    link: Annotated[tuple[SurveyToken, Contact], Depends(open_link)],
+    body: AnswerFields,
+    session: SessionDep,
+    runtime: RuntimeDep,
+) -> JSONResponse:
+    """Answer through the link (what the survey page posts)."""
+    return await _accept(session, runtime, link[0], link[1], body)
 
 
-@router.get("/survey/{tracking_code}", response_class=HTMLResponse)
-async def survey_page(tracking_code: str, session: SessionDep) -> HTMLResponse:
-    """The citizen's survey page: three buttons that post the answer."""
-    contact = await contacts.by_tracking_code(session, tracking_code)
-    if contact is None:
-        return HTMLResponse(_html("未找到诉求", "<p>未找到该查询码对应的诉求，请核对后重试。</p>"), status_code=404)
-    return await _page(session, contact)
+@router.get(
+    "/survey/{token}",
+    response_class=HTMLResponse,
+    dependencies=[Depends(survey_limit)],
+    responses={404: {"description": "unknown link"}, 410: {"description": "expired link"}},
+)
+async def survey_page(token: str, session: SessionDep) -> HTMLResponse:
+    """The citizen's survey page (the link in the 办结 message): three buttons that post the answer."""
+    return await _page(session, token)
 
 
-async def _page(session: SessionDep, contact: Contact) -> HTMLResponse:
-    answered = await service.current_answer(session, contact)
+async def _page(session: SessionDep, token: str) -> HTMLResponse:
+    try:
+        row, contact = await tokens.find(session, token)
+        tokens.check_open(row, contact, datetime.now(UTC))
+    except tokens.AlreadyAnswered:
+        answered = await service.current_answer(session, contact)
+        result = f"（{html.escape(answered.result)}）" if answered and answered.survey_round == row.survey_round else ""
+        return HTMLResponse(_html("满意度评价", f"<p>您已评价{result}，感谢您的反馈。</p>"))
+    except DomainError as exc:
+        titles = {404: "未找到评价", 410: "评价链接已失效", 409: "无需评价"}
+        body = f"<p>{html.escape(exc.message)}。</p>"
+        return HTMLResponse(_html(titles.get(exc.status_code, "满意度评价"), body), status_code=exc.status_code)
     code = html.escape(contact.tracking_code)
-    if answered is not None:
-        body = f"<p>查询码 {code}：您已评价（{html.escape(answered.result)}），感谢您的反馈。</p>"
-    elif not service.awaiting(contact):
-        body = f"<p>查询码 {code}：当前无需评价。</p>"
-    else:
-        code_json = html.escape(json.dumps(contact.tracking_code))
-        body = PAGE_FORM.replace("__CODE__", code).replace("__CODE_JSON__", code_json)
-    return HTMLResponse(_html("满意度评价", body))
+    return HTMLResponse(_html("满意度评价", PAGE_FORM.replace("__CODE__", code)))
 
 
 def _html(title: str, body: str) -> str:
     return f"""<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
 <title>{title} · 12345</title>
 <style>body{{font-family:system-ui,"PingFang SC","Microsoft YaHei",sans-serif;
 max-width:28rem;margin:2rem auto;padding:0 1rem}}
@@ -146,8 +306,9 @@ textarea{{width:100%;box-sizing:border-box}}#result{{margin-top:1rem;font-weight
 <body><h1>12345 {title}</h1>{body}</body></html>"""
 
 
+# The form posts to the link it was served from (/survey/{token} → /api/v1/surveys/{token}).
 PAGE_FORM = """<p>查询码 __CODE__ 的诉求已办结，请您对办理结果进行评价：</p>
-<form id="survey" data-code="__CODE_JSON__">
+<form id="survey">
 <label for="comment">意见建议（选填）</label><textarea id="comment" maxlength="500" rows="3"></textarea>
 <button type="submit" name="answer" value="1">满意</button>
 <button type="submit" name="answer" value="2">基本满意</button>
@@ -155,16 +316,18 @@ PAGE_FORM = """<p>查询码 __CODE__ 的诉求已办结，请您对办理结果�
 </form><p id="result" role="status"></p>
 <script>
 const form = document.getElementById("survey");
+const token = location.pathname.split("/").filter(Boolean).pop();
 form.addEventListener("submit", async (ev) => {
   ev.preventDefault();
   const answer = ev.submitter ? ev.submitter.value : "1";
-  const body = {tracking_code: JSON.parse(form.dataset.code), answer, channel: "web",
-                comment: document.getElementById("comment").value || null};
-  const r = await fetch("/api/v1/surveys/answers", {method: "POST", headers: {"content-type": "application/json"},
-                                                   body: JSON.stringify(body)});
+  const body = {answer, channel: "web", comment: document.getElementById("comment").value || null};
+  const r = await fetch("/api/v1/surveys/" + encodeURIComponent(token), {method: "POST",
+    headers: {"content-type": "application/json"}, body: JSON.stringify(body)});
   const out = document.getElementById("result");
   if (r.status === 202) { out.textContent = "感谢您的评价！"; form.hidden = true; }
   else if (r.status === 409) { out.textContent = "该诉求已评价或当前无需评价。"; form.hidden = true; }
+  else if (r.status === 410) { out.textContent = "评价链接已失效。"; form.hidden = true; }
+  else if (r.status === 429) { out.textContent = "操作过于频繁，请稍后再试。"; }
   else { out.textContent = "提交失败，请稍后再试。"; }
 });
 </script>"""
