@@ -821,8 +821,8 @@ async def _probes(client: httpx.AsyncClient, base: str) -> list[tuple[str, str]]
 async def _probe(client: httpx.AsyncClient, method: str, url: str, **kwargs: Any) -> httpx.Response | str:
     try:
         async with client.stream(method, url, **kwargs) as response:
-            if response.status_code >= 400:
-                await response.aread()  # error bodies are small; a 200 stream (SSE) is not read
+            if "text/event-stream" not in response.headers.get("content-type", ""):
+                await response.aread()  # an endless stream (SSE) is judged by its status and headers
             return response
     except httpx.HTTPError as exc:
         return repr(exc)
