@@ -15,7 +15,8 @@
 - exact house numbers (``12号3栋2单元501``, ``A座``, ``12-3-501``) → each number ``**`` (``**号**栋**单元**``);
   a lone ``12号`` only after a road/community word (``建设路12号``), because ``12号`` alone is usually a date;
 - self-introduced names (``我叫王小明``, ``我是张三``, ``本人李四``, ``姓名：…``, ``联系人…``, ``市民王某某``)
-  → surname kept, given name masked (``王**``). ``我是``/``我叫`` only count when a common surname follows, so
+  and the citizen named in a reply (``已联系王小明``, ``答复市民王小明``) → surname kept, given name masked
+  (``王**``). ``我是``/``我叫`` only count when a common surname follows, so
   ``我是业主`` stays; a surname-only mention (``姓王``, ``王先生``) is left as it is;
 - WeChat ids after ``微信``/``微信号`` → first 2 characters kept.
 
@@ -101,14 +102,17 @@ _NAME_STOP = set(
 _NOT_NAMES = _words(
     "成都 成华 温江 金牛 武侯 龙泉 高新 锦江 青羊 新都 双流 郫都 天府 简阳 彭州 金堂 大邑 蒲江 新津 重庆 华西 "
     "党员 万科 华润 龙湖 保利 时代 安置 安居 和平 文明 明天 常住 方便 于是 业主 向阳 阳台 关于 单位 沙河 "
-    "路过 路人 周边 周围 周末 江边 石羊 高层 高楼 房东 房客 车主 商家 商户 师傅 司机 宁愿 齐心 乔迁 米易"
+    "路过 路人 周边 周围 周末 江边 石羊 高层 高楼 房东 房客 车主 商家 商户 师傅 司机 宁愿 齐心 乔迁 米易 "
+    "方式 方面 方案 施工 路灯 路面 路口 路段 时间 时候 明日 明确 明显 安全 安排 高空 高速 金额 万元 "
+    "包括 和谐 应该 解决 于是 于此 常常 双方 单元 单独 房屋 房子 商量 宫殿 全部 全体 相关 祝福 文件"
 )
-_WEAK_TRIGGER = "我叫|我是|本人|我的名字[叫是]|名字叫|名叫|市民|居民|业主"
+_WEAK_TRIGGER = (
+    "我叫|我是|本人|我的名字[叫是]|名字叫|名叫|市民|居民|业主"
+    "|联系|致电|告知|通知|回访|答复|约见|转告|询问"  # a handler's reply naming the citizen: 已联系王小明
+)
 _STRONG_TRIGGER = "姓名|联系人|来电人|反映人|投诉人|举报人|求助人|报案人|当事人"
-_NAME = re.compile(
-    rf"(?P<trigger>(?:(?P<strong>{_STRONG_TRIGGER})|{_WEAK_TRIGGER})(?P<colon>[:：]?)\s*)"
-    r"(?P<rest>[\u4e00-\u9fff]{2,4})"
-)
+_NAME_TRIGGER = re.compile(rf"(?:(?P<strong>{_STRONG_TRIGGER})|{_WEAK_TRIGGER})(?P<colon>[:：]?)\s*")
+_HAN_RUN = re.compile(r"[\u4e00-\u9fff]{2,4}")
 _WECHAT = re.compile(r"(?P<head>(?:微信号?|wx|WeChat|wechat)[:：\s]*)(?P<id>[A-Za-z][-_A-Za-z0-9]{5,19})")
 
 
@@ -199,12 +203,21 @@ def _name_length(rest: str, labelled: bool) -> tuple[int, int]:
     return surname, given
 
 
-def _redact_name(match: re.Match[str]) -> str:
-    rest = match.group("rest")
-    surname, given = _name_length(rest, bool(match.group("strong") and match.group("colon")))
-    if given == 0:
-        return match.group(0)
-    return match.group("trigger") + rest[:surname] + MASK * given + rest[surname + given :]
+def _redact_names(text: str) -> str:
+    """Mask the given name after each trigger; a trigger not followed by a name still lets the next one count
+    (``答复市民王小明``: 答复 → 市民 → 王**)."""
+    parts: list[str] = []
+    done = 0
+    trigger = _NAME_TRIGGER.search(text)
+    while trigger is not None:
+        start = trigger.end()
+        rest = _HAN_RUN.match(text, start)
+        surname, given = _name_length(rest.group(0), bool(trigger["strong"] and trigger["colon"])) if rest else (0, 0)
+        if given:
+            parts += [text[done : start + surname], MASK * given]
+            done = start + surname + given
+        trigger = _NAME_TRIGGER.search(text, max(done, trigger.end()))
+    return "".join(parts) + text[done:]
 
 
 def _redact_wechat(match: re.Match[str]) -> str:
@@ -223,7 +236,7 @@ def redact_text(text: str) -> str:
     out = _PLATE.sub(_redact_plate, out)
     out = _DASHED_HOUSE.sub(_redact_dashed_house, out)
     out = _HOUSE_CHAIN.sub(_redact_house, out)
-    out = _NAME.sub(_redact_name, out)
+    out = _redact_names(out)
     return _WECHAT.sub(_redact_wechat, out)
 
 
