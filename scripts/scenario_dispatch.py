@@ -115,18 +115,36 @@ def run_scenario(
     log("extension requested and approved (a second request is refused)")
     post(f"/api/v1/handler/cases/{cid}/reply", h(SECOND), {"text": "已对渣土车辆处罚并清洗路面",
                                                            "attachments": [{"url": "https://example.org/p/2.jpg"}]})
+    surveys_sent = [0]
+
+    def survey_token(round_no: int) -> str | None:
+        """The token in the link of the citizen's ``round_no``-th survey message (development sink)."""
+        r = http.get(f"{notify_url}/dev/messages", params={"tracking_code": complaint["tracking_code"]})
+        if r.status_code != 200:
+            return None
+        asks = sorted((m for m in r.json() if m["template"] == "replied"), key=lambda m: m["created_at"])
+        if len(asks) < round_no:
+            return None
+        return str(asks[round_no - 1]["body"].split("/survey/")[1].split()[0])
+
     def survey(answer: str, result: str, comment: str | None = None) -> dict[str, Any]:
         if notify_url is None:
             return post(f"{dpath}/survey", dk, {"result": result, "comment": comment})["case"]
         reopen_before = http.get(f"{dispatch_url}{dpath}", headers=dk).json()["reopen_count"]
+        surveys_sent[0] += 1
         deadline = time.monotonic() + 30
-        while True:  # notify learns that the case was replied from the case events (asynchronously)
-            r = http.post(f"{notify_url}/api/v1/surveys/answers", json={
-                "tracking_code": complaint["tracking_code"], "answer": answer, "comment": comment})
-            if r.status_code == 202 or time.monotonic() > deadline:
-                break
-            time.sleep(0.3)
-        _check(r.status_code == 202, f"notify accepts the survey answer {answer}", r)
+        token = None
+        while token is None:  # notify learns that the case was replied from the case events (asynchronously)
+            token = survey_token(surveys_sent[0])
+            if token is None and time.monotonic() > deadline:
+                raise ScenarioError("notify sent no survey link (is the development sink on?)")
+            time.sleep(0.3 if token is None else 0)
+        bare = http.post(f"{notify_url}/api/v1/surveys/answers",
+                         json={"tracking_code": complaint["tracking_code"], "answer": answer})
+        _check(bare.status_code == 401, "a tracking code alone cannot rate the case", bare)
+        r = http.post(f"{notify_url}/api/v1/surveys/answers", json={"token": token, "answer": answer,
+                                                                     "comment": comment})
+        _check(r.status_code == 202, f"notify accepts the survey answer {answer} with the link's token", r)
         while time.monotonic() < deadline:  # → linkage.feedback.v1 → dispatch
             case = http.get(f"{dispatch_url}{dpath}", headers=dk).json()
             if case["state"] != "replied" and (case["state"] == "closed" or case["reopen_count"] > reopen_before):

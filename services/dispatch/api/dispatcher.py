@@ -28,8 +28,9 @@ from services.dispatch.case import flows
 from services.dispatch.case.models import Case
 from shared.app import RuntimeDep, SessionDep
 from shared.errors import InvalidInput
+from shared.validation import AuthFirstRoute
 
-router = APIRouter(prefix="/api/v1/dispatch", tags=["dispatcher"])
+router = APIRouter(prefix="/api/v1/dispatch", tags=["dispatcher"], route_class=AuthFirstRoute)
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "missing or unknown API key"},

@@ -7,7 +7,8 @@ import secrets
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Header
+from fastapi import Depends
+from fastapi.security import APIKeyHeader
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -64,7 +65,13 @@ async def create_key(settings: Settings, *, role: str, department: str, label: s
     return plaintext
 
 
-async def principal(session: SessionDep, x_api_key: Annotated[str | None, Header()] = None) -> Principal:
+api_key_header = APIKeyHeader(
+    name="X-API-Key", auto_error=False, scheme_name="DispatchApiKey",
+    description="A department handler, dispatcher or admin key (`linkage keys create`).",
+)
+
+
+async def principal(session: SessionDep, x_api_key: Annotated[str | None, Depends(api_key_header)] = None) -> Principal:
     if not x_api_key:
         raise Unauthorized("missing API key: send it in the X-API-Key header")
     row = (await session.execute(

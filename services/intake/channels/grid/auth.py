@@ -7,9 +7,21 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import Annotated
+
+from fastapi import Depends
+from fastapi.security import APIKeyHeader
 
 from services.intake.places import GridRef, default_places
+from shared.app import RuntimeDep
 from shared.errors import Unauthorized
+
+worker_token_header = APIKeyHeader(
+    name="X-Worker-Token",
+    auto_error=False,
+    scheme_name="GridWorkerToken",
+    description="The grid worker's token (`<worker_id>.<mac>`, see `linkage` grid worker seeding).",
+)
 
 
 def worker_token(secret: str, worker_id: str) -> str:
@@ -28,3 +40,13 @@ def authenticate(secret: str, token: str | None) -> tuple[str, list[GridRef]]:
     if not grids:
         raise Unauthorized(f"worker {worker_id} has no grid", header="X-Worker-Token")
     return worker_id, grids
+
+
+async def grid_worker(
+    runtime: RuntimeDep, token: Annotated[str | None, Depends(worker_token_header)] = None
+) -> tuple[str, list[GridRef]]:
+    """Dependency: the authenticated worker (401 before anything in the request body is read)."""
+    return authenticate(runtime.settings.grid_token_secret, token)
+
+
+GridWorker = Annotated[tuple[str, list[GridRef]], Depends(grid_worker)]

@@ -6,9 +6,9 @@ accepted and flagged ``outside_own_grid`` (workers help neighbours; the center s
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Header, Request, Response, status
+from fastapi import APIRouter, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 
 from services.intake.blobs.routes import blob_store
@@ -16,7 +16,7 @@ from services.intake.channels.app import service
 from services.intake.channels.app.common import enrich, idempotency_key, locate, place_ref, read_body, validate
 from services.intake.channels.app.routes import _form_fields
 from services.intake.channels.app.schemas import ChannelComplaintOut, GridReportIn
-from services.intake.channels.grid.auth import authenticate
+from services.intake.channels.grid.auth import GridWorker
 from services.intake.complaint import service as complaints
 from services.intake.complaint.http import commit_filed
 from services.intake.complaint.schemas import ComplaintDraft
@@ -25,8 +25,6 @@ from shared.catalog import default_catalog
 from shared.events.complaints import GeoPoint, Reporter
 
 router = APIRouter(prefix="/api/v1/grid", tags=["grid"])
-
-TokenHeader = Annotated[str | None, Header(alias="X-Worker-Token", description="the worker's token")]
 
 GRID_DOC: dict[str, Any] = {
     "requestBody": {
@@ -52,9 +50,9 @@ GRID_DOC: dict[str, Any] = {
 
 
 @router.get("/me")
-async def whoami(runtime: RuntimeDep, x_worker_token: TokenHeader = None) -> dict[str, Any]:
+async def whoami(worker: GridWorker) -> dict[str, Any]:
     """The authenticated worker and their grids."""
-    worker_id, grids = authenticate(runtime.settings.grid_token_secret, x_worker_token)
+    worker_id, grids = worker
     return {
         "worker_id": worker_id,
         "grids": [
@@ -77,11 +75,12 @@ async def file_grid_report(
     session: SessionDep,
     runtime: RuntimeDep,
     response: Response,
-    x_worker_token: TokenHeader = None,
+    worker: GridWorker,
 ) -> ChannelComplaintOut:
-    """A grid worker reports a catalog matter (``matter_code``), optionally solved on the spot."""
+    """A grid worker reports a catalog matter (``matter_code``), optionally solved on the spot. The worker's
+    token is checked (401) before the body is read."""
     settings = runtime.settings
-    worker_id, own_grids = authenticate(settings.grid_token_secret, x_worker_token)
+    worker_id, own_grids = worker
     fields, files = await read_body(request, max_files=settings.upload_max_photos)
     body = validate(GridReportIn, _form_fields(fields))
     key = idempotency_key(request, body.client_request_id)
