@@ -26,7 +26,7 @@ from tests.e2e.channels_support import (
 from tests.images import png
 from tests.support import Infra, Stack, wait_until
 
-CODE = re.compile(r"受理编号：?\s*([0-9A-Z]{12})")
+CODE = re.compile(r"受理编号：?\s*([0-9A-Z]{12,20})")
 
 
 def openid() -> str:

@@ -15,16 +15,11 @@ UNSUPPORTED = "目前支持文字、语音、图片和位置消息，请用文�
 EMPTY_TEXT = "请用文字描述您要反映的问题。"
 
 
-def accepted(
-    tracking_code: str, *, ask_location: bool, emergency: str | None = None, secret: str | None = None
-) -> str:
+def accepted(tracking_code: str, *, ask_location: bool, emergency: str | None = None) -> str:
     parts = []
     if emergency:
         parts.append(f"如情况紧急，请立即拨打{emergency}！")
-    if secret:  # 查询密码: only in the first reply to this message (it is stored hashed)
-        parts.append(f"您的诉求已受理，受理编号：{tracking_code}，查询密码：{secret}。可凭编号和查询密码查询办理进度。")
-    else:
-        parts.append(f"您的诉求已受理，受理编号：{tracking_code}。可凭编号查询办理进度。")
+    parts.append(f"您的诉求已受理，受理编号：{tracking_code}。可凭编号查询办理进度。")
     if ask_location:
         parts.append(ASK_LOCATION)
     return "".join(parts)

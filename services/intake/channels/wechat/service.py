@@ -102,12 +102,7 @@ async def _text(session: AsyncSession, runtime: ServiceRuntime | None, msg: Inbo
     complaint, created = await complaints.create_complaint(session, draft)
     needs_location = complaint.lon is None and complaint.grid_code is None
     emergency = (complaint.emergency or {}).get("service")
-    reply = replies.accepted(
-        complaint.tracking_code,
-        ask_location=needs_location,
-        emergency=emergency,
-        secret=complaints.issued_secret(complaint) if created else None,
-    )
+    reply = replies.accepted(complaint.tracking_code, ask_location=needs_location, emergency=emergency)
     return Outcome(reply, "created", complaint.id, needs_location, created)
 
 
