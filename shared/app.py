@@ -366,6 +366,7 @@ def create_service_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(settings.log_level, json=settings.log_json, service=name)
+        settings.refuse_demo_secrets()  # also when started without `linkage serve` (uvicorn, gunicorn)
         configure_tracing(name)
         runtime = ServiceRuntime(
             name=name,
