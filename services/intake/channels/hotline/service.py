@@ -49,6 +49,7 @@ def normalise_for_similarity(text: str) -> str:
 async def caller_history(session: AsyncSession, settings: Settings, phone: str, limit: int = 20) -> CallerHistory:
     """Earlier complaints of this number, newest first, each with its case status from dispatch."""
     rows = await complaints.list_by_phone(session, phone, limit=limit)
+    await session.commit()  # ends the read: no pooled connection is held while dispatch is asked
     states = await case_states(settings, [c.id for c in rows])
     items = [
         HistoryItem(
