@@ -84,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         p.error("give a text, or --location/--voice/--image/--subscribe")
 
-    timestamp, nonce = str(int(time.time())), str(secrets.randbelow(10**9))
+    # the current time and a fresh nonce: intake refuses other clocks (±300 s) and a nonce seen before
+    timestamp, nonce = str(int(time.time())), secrets.token_hex(8)
     params = {"signature": signature(account["token"], timestamp, nonce), "timestamp": timestamp, "nonce": nonce}
     body = xml
     crypto = None

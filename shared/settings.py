@@ -130,6 +130,7 @@ class Settings(BaseSettings):
     wechat_appid: str = "wx6c696e6b61676501"
     wechat_max_body_bytes: int = 64 * 1024
     wechat_location_window_s: int = 30 * 60
+    wechat_timestamp_window_s: int = 300  # callbacks further from our clock are refused (replays)
     # Photos sent to the official account are fetched later from their PicUrl, only from these hosts
     # (comma list, e.g. mmbiz.qpic.cn in production; empty: nothing is fetched, rows stay pending)
     wechat_media_hosts: str = ""

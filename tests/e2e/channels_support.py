@@ -38,8 +38,18 @@ def new_msg_id() -> str:
     return str(secrets.randbelow(10**17) + 10**17)
 
 
-def post_wechat(stack: Stack, xml: str, *, aes: bool = False, token: str = DEMO.wechat_token) -> httpx.Response:
-    timestamp, nonce = str(int(time.time())), str(secrets.randbelow(10**9))
+def post_wechat(
+    stack: Stack,
+    xml: str,
+    *,
+    aes: bool = False,
+    token: str = DEMO.wechat_token,
+    timestamp: str | None = None,
+    nonce: str | None = None,
+) -> httpx.Response:
+    """A signed callback as WeChat sends it: the current time and a fresh nonce unless given."""
+    timestamp = timestamp or str(int(time.time()))
+    nonce = nonce or secrets.token_hex(8)
     params = {"signature": make_signature(token, timestamp, nonce), "timestamp": timestamp, "nonce": nonce}
     body = xml
     if aes:

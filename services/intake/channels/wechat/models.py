@@ -44,3 +44,17 @@ class MediaFetch(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     __table_args__ = (Index("ix_media_fetches_status_created", "status", "created_at"),)
+
+
+class WechatNonce(Base):
+    """A (nonce, timestamp) pair of an accepted callback: seen again within the time window → a replay.
+
+    In PostgreSQL so every intake replica refuses a replay another one accepted; rows older than the window
+    are purged (a timestamp that old is refused by the window check anyway).
+    """
+
+    __tablename__ = "wechat_nonces"
+
+    nonce: Mapped[str] = mapped_column(String(128), primary_key=True)
+    timestamp: Mapped[int] = mapped_column(BigInteger, primary_key=True, index=True)
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -2,7 +2,10 @@
 
 WeChat's expectations: answer within 5 s; ``success`` (or an empty body) when there is nothing to say;
 a passive reply is text-message XML (encrypted in safe mode). Bad signatures are refused with 403 and
-malformed bodies with 400, before anything is stored.
+malformed bodies with 400, before anything is stored. Replays are refused with 403 too (plain text, like
+every refusal here: WeChat shows no body, it only sees that it was not ``success``): a timestamp more than
+``LINKAGE_WECHAT_TIMESTAMP_WINDOW_S`` from our clock, or a (nonce, timestamp) pair accepted before
+(:mod:`.replay`).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse, Response
 
-from services.intake.channels.wechat import replies
+from services.intake.channels.wechat import replay, replies
 from services.intake.channels.wechat.crypto import DecryptError, SafeMode, SignatureError, check_signature
 from services.intake.channels.wechat.parse import MAX_XML_BYTES, XmlError, parse_message, parse_xml
 from services.intake.channels.wechat.service import handle
@@ -47,6 +50,10 @@ async def verify(
     """Server URL verification: echo ``echostr`` when the signature holds (safe mode: decrypt it first)."""
     if not (timestamp and nonce and echostr and (signature or msg_signature)):
         return _refuse(400, "missing signature, timestamp, nonce or echostr")
+    try:
+        replay.check_timestamp(timestamp, runtime.settings.wechat_timestamp_window_s)
+    except replay.ReplayError as exc:
+        return _refuse(403, str(exc))
     if msg_signature:
         try:
             return PlainTextResponse(_safe_mode(runtime).decrypt_echo(echostr, msg_signature, timestamp, nonce))
@@ -76,6 +83,10 @@ async def callback(
         return _refuse(403, "missing signature")
     if not check_signature(settings.wechat_token, signature, timestamp, nonce):
         return _refuse(403, "invalid signature")
+    try:
+        sent_at = replay.check_timestamp(timestamp, settings.wechat_timestamp_window_s)
+    except replay.ReplayError as exc:
+        return _refuse(403, str(exc))
     limit = min(settings.wechat_max_body_bytes, MAX_XML_BYTES)
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
@@ -101,6 +112,10 @@ async def callback(
         return _refuse(403, "invalid msg_signature")
     except (XmlError, DecryptError) as exc:
         return _refuse(400, f"bad message: {exc}")
+    try:  # committed with the message's effects below
+        await replay.remember(session, nonce, sent_at, settings.wechat_timestamp_window_s)
+    except replay.ReplayError as exc:
+        return _refuse(403, str(exc))
     outcome = await handle(session, runtime, msg)
     await session.commit()
     if outcome.created:
