@@ -14,7 +14,7 @@ from linkage.chaos import HarnessTarget, Scale
 from shared.settings import SERVICE_NAMES
 from tests.reliability.conftest import assert_row
 
-SCALE = Scale(complaints=90, concurrency=8, outage_s=12.0, settle_s=120.0)
+SCALE = Scale(complaints=60, concurrency=8, outage_s=12.0, settle_s=120.0)
 
 
 def test_postgres_stopped_while_complaints_flow(target: HarnessTarget) -> None:
@@ -24,7 +24,7 @@ def test_postgres_stopped_while_complaints_flow(target: HarnessTarget) -> None:
 
 
 def test_postgres_stopped_while_a_backlog_is_consumed(target: HarnessTarget) -> None:
-    row = chaos.postgres_outage_during_backlog(target, Scale(complaints=120, outage_s=15.0, settle_s=120.0))
+    row = chaos.postgres_outage_during_backlog(target, Scale(complaints=90, outage_s=15.0, settle_s=120.0))
     assert_row(row, target.stack)
     assert row.dead_lettered == 0
 
