@@ -71,10 +71,16 @@ LedCase = Annotated[Case, Depends(led_case)]
 
 @router.get("/cases", response_model=CaseList, responses=_ERRORS, summary="Inbox: my department's cases")
 async def inbox(
-    session: SessionDep, who: HandlerDep, state: str | None = None, category: str | None = None,
-    street: str | None = None, matter_code: str | None = None, overdue: bool | None = None,
+    session: SessionDep,
+    who: HandlerDep,
+    state: str | None = None,
+    category: str | None = None,
+    street: str | None = None,
+    matter_code: str | None = None,
+    overdue: bool | None = None,
     role: Annotated[str | None, Query(pattern="^(lead|co)$", description="lead or co-handler only")] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50, offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
 ) -> CaseList:
     if role == "lead":
         where = [Case.lead == who.department]
@@ -82,8 +88,17 @@ async def inbox(
         where = [Case.co_handlers.contains([who.department])]
     else:
         where = [common.department_filter(who.department)]
-    return await common.list_cases(session, where=where, state=state, category=category, street=street,
-                                   matter_code=matter_code, overdue=overdue, limit=limit, offset=offset)
+    return await common.list_cases(
+        session,
+        where=where,
+        state=state,
+        category=category,
+        street=street,
+        matter_code=matter_code,
+        overdue=overdue,
+        limit=limit,
+        offset=offset,
+    )
 
 
 @router.get("/cases/{case_id}", response_model=CaseDetail, responses=_ERRORS, summary="Case detail with history")
@@ -96,45 +111,82 @@ async def sign(case: LedCase, session: SessionDep, runtime: RuntimeDep, who: Han
     return await common.act(session, runtime, case, "sign", actor=who.actor)
 
 
-@router.post("/cases/{case_id}/return", response_model=TransitionOut, responses=_ERRORS,
-             summary="退单: return with a reason, within the return window")
+@router.post(
+    "/cases/{case_id}/return",
+    response_model=TransitionOut,
+    responses=_ERRORS,
+    summary="退单: return with a reason, within the return window",
+)
 async def return_case(
     case: LedCase, body: ReturnIn, session: SessionDep, runtime: RuntimeDep, who: HandlerDep
 ) -> TransitionOut:
     return await common.act(session, runtime, case, "return", actor=who.actor, reason=body.reason)
 
 
-@router.post("/cases/{case_id}/progress", response_model=TransitionOut, responses=_ERRORS,
-             summary="Report progress (lead or co-handler)")
+@router.post(
+    "/cases/{case_id}/progress",
+    response_model=TransitionOut,
+    responses=_ERRORS,
+    summary="Report progress (lead or co-handler)",
+)
 async def progress(
     case: HandledCase, body: ProgressIn, session: SessionDep, runtime: RuntimeDep, who: HandlerDep
 ) -> TransitionOut:
-    return await common.act(session, runtime, case, "progress", actor=who.actor, note=body.note,
-                            department=who.department, attachments=[a.model_dump() for a in body.attachments])
+    return await common.act(
+        session,
+        runtime,
+        case,
+        "progress",
+        actor=who.actor,
+        note=body.note,
+        department=who.department,
+        attachments=[a.model_dump() for a in body.attachments],
+    )
 
 
-@router.post("/cases/{case_id}/extension", response_model=TransitionOut, responses=_ERRORS,
-             summary="延期: request an extension (once, at most 10 working days)")
+@router.post(
+    "/cases/{case_id}/extension",
+    response_model=TransitionOut,
+    responses=_ERRORS,
+    summary="延期: request an extension (once, at most 10 working days)",
+)
 async def extension(
     case: LedCase, body: ExtensionIn, session: SessionDep, runtime: RuntimeDep, who: HandlerDep
 ) -> TransitionOut:
-    return await common.act(session, runtime, case, "request_extension", actor=who.actor, reason=body.reason,
-                            days=body.days)
+    return await common.act(
+        session, runtime, case, "request_extension", actor=who.actor, reason=body.reason, days=body.days
+    )
 
 
-@router.post("/cases/{case_id}/reply", response_model=TransitionOut, responses=_ERRORS,
-             summary="办结: reply with the result and attachments (URLs)")
+@router.post(
+    "/cases/{case_id}/reply",
+    response_model=TransitionOut,
+    responses=_ERRORS,
+    summary="办结: reply with the result and attachments (URLs)",
+)
 async def reply(
     case: LedCase, body: ReplyIn, session: SessionDep, runtime: RuntimeDep, who: HandlerDep
 ) -> TransitionOut:
-    return await common.act(session, runtime, case, "reply", actor=who.actor, text=body.text,
-                            attachments=[a.model_dump() for a in body.attachments])
+    return await common.act(
+        session,
+        runtime,
+        case,
+        "reply",
+        actor=who.actor,
+        text=body.text,
+        attachments=[a.model_dump() for a in body.attachments],
+    )
 
 
-@router.post("/cases/{case_id}/report", response_model=TransitionOut, responses=_ERRORS,
-             summary="吹哨报到: a convened department reports to the case")
+@router.post(
+    "/cases/{case_id}/report",
+    response_model=TransitionOut,
+    responses=_ERRORS,
+    summary="吹哨报到: a convened department reports to the case",
+)
 async def report(
     case: HandledCase, body: ReportIn, session: SessionDep, runtime: RuntimeDep, who: HandlerDep
 ) -> TransitionOut:
-    return await common.act(session, runtime, case, "report", actor=who.actor, department=who.department,
-                            note=body.note)
+    return await common.act(
+        session, runtime, case, "report", actor=who.actor, department=who.department, note=body.note
+    )
