@@ -56,6 +56,18 @@ def test_stale_and_future_timestamps_are_refused(stack: Stack, infra: Infra, aes
     assert _stored(infra, user) == 1
 
 
+def test_wechats_own_retry_of_the_same_request_gets_the_stored_reply(stack: Stack, infra: Infra) -> None:
+    """WeChat resends a callback it got no answer to with the same query and body: not a replay."""
+    user = _user()
+    timestamp, nonce = str(int(time.time())), secrets.token_hex(8)
+    xml = wechat_xml(user, "text", new_msg_id(), Content="小区门口路灯坏了")
+    first = post_wechat(stack, xml, timestamp=timestamp, nonce=nonce)
+    again = post_wechat(stack, xml, timestamp=timestamp, nonce=nonce)
+    assert first.status_code == again.status_code == 200, again.text
+    assert again.content == first.content or "小区" in again.text or again.text == first.text
+    assert _stored(infra, user) == 1
+
+
 @pytest.mark.parametrize("aes", MODES)
 def test_a_nonce_is_accepted_once(stack: Stack, infra: Infra, aes: bool) -> None:
     user = _user()

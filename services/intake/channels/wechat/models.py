@@ -57,4 +57,5 @@ class WechatNonce(Base):
 
     nonce: Mapped[str] = mapped_column(String(128), primary_key=True)
     timestamp: Mapped[int] = mapped_column(BigInteger, primary_key=True, index=True)
+    body_sha256: Mapped[str] = mapped_column(String(64), server_default="")  # WeChat retries send the same body
     seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -2,17 +2,20 @@
 
 A signature only proves that whoever sent the request knew the token at some time. So a callback is also
 refused when its ``timestamp`` is more than ``LINKAGE_WECHAT_TIMESTAMP_WINDOW_S`` (300 s) away from our
-clock, and when its (``nonce``, ``timestamp``) pair — and so its signature — was accepted before. The pairs
+clock, and when its (``nonce``, ``timestamp``) pair — and so its signature — was accepted before with another
+body. WeChat itself retries a callback it got no answer to with the very same query and body: that retry
+is let through, and the message's MsgId idempotency answers it with the stored reply. The pairs
 live in ``wechat_nonces`` (PostgreSQL, shared by every replica), written in the same transaction as the
 message's effects: a callback that failed (e.g. a 503) leaves no trace and WeChat's retry is accepted.
 """
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import time
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,14 +39,21 @@ def check_timestamp(timestamp: str, window_s: int, now: float | None = None) -> 
     return value
 
 
-async def remember(session: AsyncSession, nonce: str, timestamp: int, window_s: int) -> None:
-    """Record the pair (flushed, committed with the message); :class:`ReplayError` if it was seen before.
+async def remember(session: AsyncSession, nonce: str, timestamp: int, window_s: int, body: bytes = b"") -> None:
+    """Record the pair (flushed, committed with the message); :class:`ReplayError` if it was seen before with
+    a different body (the same body is WeChat's own retry).
 
-    A concurrent request with the same pair waits on the row lock and is refused once this one commits."""
-    stmt = insert(WechatNonce).values(nonce=nonce, timestamp=timestamp).on_conflict_do_nothing()
+    A concurrent request with the same pair waits on the row lock and is judged once this one commits."""
+    digest = hashlib.sha256(body).hexdigest()
+    stmt = insert(WechatNonce).values(nonce=nonce, timestamp=timestamp, body_sha256=digest).on_conflict_do_nothing()
     inserted = (await session.execute(stmt.returning(WechatNonce.nonce))).scalar_one_or_none()
     if inserted is None:
-        raise ReplayError("nonce and timestamp seen before (replay)")
+        seen = (await session.execute(
+            select(WechatNonce.body_sha256).where(WechatNonce.nonce == nonce, WechatNonce.timestamp == timestamp)
+        )).scalar_one_or_none()
+        if seen != digest:
+            raise ReplayError("nonce and timestamp seen before with another body (replay)")
+        return
     if secrets.randbelow(PURGE_ONE_IN) == 0:
         await purge(session, window_s)
 

@@ -113,7 +113,7 @@ async def callback(
     except (XmlError, DecryptError) as exc:
         return _refuse(400, f"bad message: {exc}")
     try:  # committed with the message's effects below
-        await replay.remember(session, nonce, sent_at, settings.wechat_timestamp_window_s)
+        await replay.remember(session, nonce, sent_at, settings.wechat_timestamp_window_s, bytes(body))
     except replay.ReplayError as exc:
         return _refuse(403, str(exc))
     outcome = await handle(session, runtime, msg)

@@ -19,6 +19,7 @@ def upgrade() -> None:
         "wechat_nonces",
         sa.Column("nonce", sa.String(128), primary_key=True),
         sa.Column("timestamp", sa.BigInteger, primary_key=True),
+        sa.Column("body_sha256", sa.String(64), nullable=False, server_default=""),
         sa.Column("seen_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
     )
     op.create_index("ix_wechat_nonces_timestamp", "wechat_nonces", ["timestamp"])
