@@ -10,13 +10,15 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
+import asyncpg
+from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import Counter, Gauge, make_asgi_app
 from pydantic import ValidationError
 from sqlalchemy import text
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -296,6 +298,15 @@ def validation_error_body(exc: RequestValidationError | ValidationError) -> dict
     return {"error": "validation_error", "message": f"invalid fields: {fields}", "fields": problems}
 
 
+_INFRASTRUCTURE_EXCEPTION_TYPES: tuple[type[Exception], ...] = (
+    OSError,  # includes ConnectionError and TimeoutError (a database socket gone, a refused connection)
+    KafkaError,
+    SQLAlchemyError,  # DBAPIError has its own, more specific handler
+    asyncpg.exceptions.PostgresError,
+    asyncpg.exceptions.InterfaceError,
+)
+
+
 def unavailable_response(request: Request, exc: BaseException) -> JSONResponse:
     log.warning("infrastructure unavailable", path=request.url.path, error=repr(exc)[:300])
     return JSONResponse(
@@ -330,12 +341,23 @@ def install_error_handlers(app: FastAPI) -> None:
             return unavailable_response(request, exc)
         return JSONResponse(body, status_code=status)
 
-    @app.exception_handler(Exception)
-    async def on_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-        """Database or broker away → JSON 503 with Retry-After; anything else a JSON 500, never text/plain."""
+    async def on_infrastructure_error(request: Request, exc: Exception) -> JSONResponse:
+        """Database or broker away → JSON 503 with Retry-After, answered inside the app (a handler for
+        ``Exception`` itself would run in Starlette's outermost middleware, which re-raises and makes the
+        server drop the connection after the answer)."""
         if is_infrastructure_error(exc):
             return unavailable_response(request, exc)
         log.exception("unhandled error", path=request.url.path)
+        return JSONResponse({"error": "internal_error", "message": "服务内部错误，请稍后再试"}, status_code=500)
+
+    for fault_type in _INFRASTRUCTURE_EXCEPTION_TYPES:
+        app.add_exception_handler(fault_type, on_infrastructure_error)
+
+    @app.exception_handler(Exception)
+    async def on_unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+        """The last resort (a bug): still a JSON body, never text/plain."""
+        if is_infrastructure_error(exc):
+            return unavailable_response(request, exc)
         return JSONResponse({"error": "internal_error", "message": "服务内部错误，请稍后再试"}, status_code=500)
 
     @app.exception_handler(OverflowError)
