@@ -151,6 +151,13 @@ def test_authorization_comes_before_validation(stack: Stack, creds: dict[str, di
     assert httpx.get(f"{intake}/api/v1/hotline/callers/not-a-phone/history",
                      headers=creds["handler"]).status_code == 403
     assert httpx.post(f"{intake}/api/v1/complaints", json=bad_ticket, headers=creds["operator"]).status_code == 422
+    not_json = {"content-type": "application/json"}
+    for path in ("/api/v1/complaints", "/api/v1/classify", "/api/v1/hotline/duplicates"):
+        assert httpx.post(f"{intake}{path}", content=b"{not json", headers=not_json).status_code == 401
+        assert httpx.post(f"{intake}{path}", content=b"{not json", headers={**not_json, **creds["handler"]}
+                          ).status_code == 403
+        assert httpx.post(f"{intake}{path}", content=b"{not json", headers={**not_json, **creds["operator"]}
+                          ).status_code == 422
 
 
 def test_openapi_declares_who_may_call(stack: Stack) -> None:

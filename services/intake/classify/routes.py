@@ -11,8 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from services.intake.classify.schemas import MAX_TEXT_CHARS, Classification
 from services.intake.classify.service import classify
 from services.intake.operators.auth import AUTH_RESPONSES, OperatorDep
+from shared.validation import AuthFirstRoute
 
-router = APIRouter(prefix="/api/v1", tags=["classify"])
+router = APIRouter(prefix="/api/v1", tags=["classify"], route_class=AuthFirstRoute)  # 401/403 before 422
 
 
 class ClassifyIn(BaseModel):

@@ -16,8 +16,9 @@ from shared.app import RuntimeDep, SessionDep
 from shared.errors import NotFound
 from shared.events.complaints import GeoPoint, Reporter
 from shared.tracing import current_traceparent
+from shared.validation import AuthFirstRoute
 
-router = APIRouter(prefix="/api/v1", tags=["complaints"])
+router = APIRouter(prefix="/api/v1", tags=["complaints"], route_class=AuthFirstRoute)  # 401/403 before 422
 
 
 @router.post("/complaints", response_model=ComplaintOut, status_code=status.HTTP_201_CREATED, responses=AUTH_RESPONSES)

@@ -22,8 +22,9 @@ from services.intake.channels.hotline.schemas import (
 )
 from services.intake.operators.auth import AUTH_RESPONSES, STAFF_RESPONSES, OperatorDep, StaffDep
 from shared.app import RuntimeDep, SessionDep
+from shared.validation import AuthFirstRoute
 
-router = APIRouter(prefix="/api/v1/hotline", tags=["hotline"])
+router = APIRouter(prefix="/api/v1/hotline", tags=["hotline"], route_class=AuthFirstRoute)  # 401/403 before 422
 
 
 @router.get("/callers/{phone}/history", response_model=CallerHistory, responses=STAFF_RESPONSES)
