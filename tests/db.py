@@ -15,7 +15,7 @@ from shared.settings import Settings
 def sessions_fixture(schema: str) -> Callable[..., Any]:
     """``maker = sessions_fixture("dispatch")`` in a test module gives its tests a ``maker`` fixture."""
 
-    @pytest.fixture(scope="session")
+    @pytest.fixture(scope="module")  # module: integration tests have their own (package) database
     async def maker(settings: Settings) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
         engine = make_engine(settings, schema, pool_size=2)
         try:

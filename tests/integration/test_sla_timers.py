@@ -34,7 +34,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def makers(settings: Settings) -> AsyncIterator[list[async_sessionmaker[AsyncSession]]]:
     """Two independent engines = two dispatch replicas' connection pools."""
     engines = [make_engine(settings, "dispatch", pool_size=4) for _ in range(2)]

@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
-import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -15,13 +13,9 @@ from services.dispatch.case import flows
 from services.dispatch.case.models import Case
 from services.dispatch.sla.service import fire_due_timers, schedule_survey_timer, timers_for
 from services.dispatch.survey.service import answers_for, record_answer
-from shared import topics
-from shared.events import encode_event
 from shared.events.feedback import SurveyAnsweredV1
-from shared.settings import Settings
 from tests.db import sessions_fixture
 from tests.integration.dispatch_factory import add_cases, new_case
-from tests.support import Stack
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -94,25 +88,3 @@ async def test_no_answer_in_three_working_days_closes_as_unrated(maker: async_se
     assert (after.state, after.survey_result) == ("closed", "未评价")
     async with maker() as session:
         assert [(t.kind, t.outcome) for t in await timers_for(session, case.id)] == [("survey_due", "fired")]
-
-
-async def test_survey_answer_through_the_broker(
-    stack: Stack, settings: Settings, maker: async_sessionmaker[AsyncSession]
-) -> None:
-    async with httpx.AsyncClient(timeout=10) as client:
-        ready = (await client.get(f"{stack.url('dispatch')}/readyz")).json()
-    assert ready["ok"] and "calendar" in ready and "current_year" in ready["calendar"]
-    case = await _replied_case(maker)
-    headers, value, _ = encode_event(_answer(case, "满意"), source="notify", subject=case.id)
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap)
-    await producer.start()
-    try:
-        await producer.send_and_wait(settings.topic(topics.FEEDBACK), value=value, key=case.id.encode(),
-                                     headers=headers)
-    finally:
-        await producer.stop()
-    for _ in range(150):
-        if (await _state(maker, case.id)).state == "closed":
-            break
-        await asyncio.sleep(0.2)
-    assert (await _state(maker, case.id)).state == "closed"
