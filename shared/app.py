@@ -22,6 +22,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyErro
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.access import public
 from shared.consumer import BatchHandler, EventConsumer
 from shared.db import make_engine, make_sessionmaker
 from shared.errors import DomainError
@@ -409,11 +410,11 @@ def create_service_app(
     app = FastAPI(title=title or f"Linkage {name}", description=description, version="0.1.0", lifespan=lifespan)
     install_error_handlers(app)
 
-    @app.get("/healthz", tags=["ops"])
+    @app.get("/healthz", tags=["ops"], openapi_extra=public("liveness probe; no data"))
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "service": name}
 
-    @app.get("/readyz", tags=["ops"])
+    @app.get("/readyz", tags=["ops"], openapi_extra=public("readiness probe; component states only"))
     async def readyz(runtime: RuntimeDep) -> JSONResponse:
         report = await runtime.readiness()
         return JSONResponse(report, status_code=200 if report["ok"] else 503)

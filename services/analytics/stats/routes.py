@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from services.analytics.stats import service
+from shared.access import public
 from shared.app import SessionDep
 from shared.errors import InvalidInput
 
@@ -18,20 +19,28 @@ router = APIRouter(prefix="/api/v1/stats", tags=["stats"])
 open_data_router = APIRouter(prefix="/api/v1/open-data", tags=["open data"])
 
 
-@router.get("/summary")
+@router.get("/summary", openapi_extra=public("aggregate counts, no personal data"))
 async def stats_summary(session: SessionDep, day: date | None = None) -> dict[str, Any]:
     """Counts of case events (all time, or one day in Asia/Shanghai)."""
     return await service.summary(session, day)
 
 
-@router.get("/overview", summary="Big-screen figures for one day (default today, Asia/Shanghai)")
+@router.get(
+    "/overview",
+    summary="Big-screen figures for one day (default today, Asia/Shanghai)",
+    openapi_extra=public("aggregate counts, no personal data"),
+)
 async def stats_overview(session: SessionDep, day: date | None = None) -> dict[str, Any]:
     """Volume by channel/category/street/hour for the day; live counts of cases in handling (在办),
     overdue (超期), warned (预警), awaiting survey, in triage; replies on time today and all time."""
     return await service.overview(session, day)
 
 
-@router.get("/hotspots", summary="Grids above their own baseline (热点网格)")
+@router.get(
+    "/hotspots",
+    summary="Grids above their own baseline (热点网格)",
+    openapi_extra=public("aggregate counts, no personal data"),
+)
 async def stats_hotspots(
     session: SessionDep, day: date | None = None,
     baseline_days: Annotated[int, Query(ge=1, le=90)] = 7,
@@ -45,19 +54,28 @@ async def stats_hotspots(
                                   limit=limit)
 
 
-@router.get("/departments", summary="Per lead department: in handling, overdue, on-time rate")
+@router.get(
+    "/departments",
+    summary="Per lead department: in handling, overdue, on-time rate",
+    openapi_extra=public("aggregate counts, no personal data"),
+)
 async def stats_departments(session: SessionDep, limit: Annotated[int, Query(ge=1, le=100)] = 15) -> dict[str, Any]:
     return await service.departments(session, limit=limit)
 
 
-@router.get("/events", summary="Latest case events, anonymised (ticker)")
+@router.get(
+    "/events",
+    summary="Latest case events, anonymised (ticker)",
+    openapi_extra=public("anonymised ticker: masked tracking codes, no text"),
+)
 async def stats_events(session: SessionDep, limit: Annotated[int, Query(ge=1, le=100)] = 20) -> dict[str, Any]:
     """Action, category, street, grid and a masked tracking code: no text, no names, no phone numbers."""
     return await service.latest_events(session, limit)
 
 
 @open_data_router.get("/cases.csv", summary="Cases per day, grid and category (CSV, UTF-8 with BOM)",
-                      response_class=Response, responses={200: {"content": {"text/csv": {}}}})
+                      response_class=Response, responses={200: {"content": {"text/csv": {}}}},
+                      openapi_extra=public("open data: aggregates per day, grid and category"))
 async def open_data_cases(
     session: SessionDep, start: date | None = None, end: date | None = None,
 ) -> Response:

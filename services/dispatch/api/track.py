@@ -13,6 +13,7 @@ from sqlalchemy import select
 from services.dispatch.api import common
 from services.dispatch.api.schemas import TrackEntry, TrackOut
 from services.dispatch.case.models import Case
+from shared.access import public
 from shared.app import RuntimeDep, SessionDep
 from shared.catalog import CATEGORY_NAMES, default_catalog
 from shared.errors import NotFound
@@ -47,7 +48,8 @@ def _public_text(details: dict[str, object], policy: DescriptionPolicy) -> str |
 
 
 @router.get("/{code}", response_model=TrackOut, dependencies=[Depends(TRACK_LIMIT)],
-            summary="Track a case by its tracking code (public history only; rate-limited)")
+            summary="Track a case by its tracking code (public history only; rate-limited)",
+            openapi_extra=public("tracking code; redacted history; rate-limited"))
 async def track(code: str, session: SessionDep, runtime: RuntimeDep) -> TrackOut:
     case = (await session.execute(select(Case).where(Case.tracking_code == code))).scalar_one_or_none()
     if case is None:

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from services.dispatch.case import service
 from services.dispatch.case.schemas import CaseOut, CasePage
+from shared.access import public
 from shared.app import SessionDep
 from shared.errors import InvalidInput, NotFound
 from shared.ratelimit import public_rate_limit, service_rate_limit
@@ -26,7 +27,12 @@ async def list_limit(request: Request) -> None:
     limit.check(request)
 
 
-@router.get("/cases/{case_id}", response_model=CaseOut, dependencies=[Depends(LOOKUP_LIMIT)])
+@router.get(
+    "/cases/{case_id}",
+    response_model=CaseOut,
+    dependencies=[Depends(LOOKUP_LIMIT)],
+    openapi_extra=public("status only, no personal data; rate-limited"),
+)
 async def read_case(case_id: str, session: SessionDep) -> CaseOut:
     """One case's status by its id (no personal data)."""
     case = await service.get(session, case_id)
@@ -38,7 +44,12 @@ async def read_case(case_id: str, session: SessionDep) -> CaseOut:
 MAX_IDS = 200
 
 
-@router.get("/cases", response_model=CasePage, dependencies=[Depends(list_limit)])
+@router.get(
+    "/cases",
+    response_model=CasePage,
+    dependencies=[Depends(list_limit)],
+    openapi_extra=public("status only, no personal data; rate-limited"),
+)
 async def list_cases(
     session: SessionDep,
     complaint_id: Annotated[str | None, Query(max_length=4000, description="one id, or up to 200 "

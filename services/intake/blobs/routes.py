@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request, Response
 
 from services.intake.blobs.images import image_type
 from services.intake.blobs.store import LocalBlobStore, S3BlobStore, is_sha256, make_blob_store
+from shared.access import public
 from shared.errors import InvalidInput, NotFound
 
 router = APIRouter(prefix="/api/v1", tags=["blobs"])
@@ -20,7 +21,11 @@ def blob_store(request: Request) -> LocalBlobStore | S3BlobStore:
     return store
 
 
-@router.get("/blobs/{digest}", responses={200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}}}})
+@router.get(
+    "/blobs/{digest}",
+    responses={200: {"content": {"image/jpeg": {}, "image/png": {}, "image/webp": {}}}},
+    openapi_extra=public("a photo by its sha256 digest (unguessable; EXIF stripped)"),
+)
 async def read_blob(digest: str, request: Request) -> Response:
     if not is_sha256(digest):
         raise InvalidInput("digest must be a lowercase sha256 hex string (64 characters)", field="digest")

@@ -14,6 +14,7 @@ from services.notify.config import NotifySettings, get_notify_settings
 from services.notify.message import service
 from services.notify.message.auth import AUTH_RESPONSES, StaffDep
 from services.notify.message.templates import mask_recipient
+from shared.access import public
 from shared.app import SessionDep
 from shared.errors import NotFound
 
@@ -54,7 +55,12 @@ def mask_survey_links(body: str) -> str:
     return _SURVEY_TOKEN.sub(lambda m: f"{m.group(1)}{m.group(2)}****", body)
 
 
-@router.get("/dev/messages", response_model=list[MessageOut], dependencies=[Depends(dev_sink_enabled)])
+@router.get(
+    "/dev/messages",
+    response_model=list[MessageOut],
+    dependencies=[Depends(dev_sink_enabled)],
+    openapi_extra=public("development sink: 404 unless LINKAGE_DEV_SINK_ENABLED (linkage up, tests)"),
+)
 async def development_sink(
     session: SessionDep,
     tracking_code: str | None = None,

@@ -27,6 +27,7 @@ from services.notify.config import NotifySettings, get_notify_settings
 from services.notify.contact.models import Contact
 from services.notify.survey import service, tokens
 from services.notify.survey.models import SurveyToken
+from shared.access import public
 from shared.app import RuntimeDep, SessionDep
 from shared.errors import DomainError, NotFound, Unauthorized
 from shared.events.feedback import SurveyResult
@@ -227,6 +228,7 @@ async def open_link(token: str, session: SessionDep) -> tuple[SurveyToken, Conta
     "/api/v1/surveys/{token}",
     response_model=SurveyOut,
     dependencies=[Depends(survey_limit)],
+    openapi_extra=public("credential in the path: the survey round's single-use token"),
     responses={**ERRORS, 200: {"content": {"text/html": {}}}},
 )
 async def survey_link(
@@ -255,6 +257,7 @@ async def survey_link(
     response_model=SurveyAnswerOut,
     responses=ERRORS,
     dependencies=[Depends(survey_limit)],
+    openapi_extra=public("credential in the path: the survey round's single-use token"),
 )
 async def answer_by_link(
     link: Annotated[tuple[SurveyToken, Contact], Depends(open_link)],
@@ -270,6 +273,7 @@ async def answer_by_link(
     "/survey/{token}",
     response_class=HTMLResponse,
     dependencies=[Depends(survey_limit)],
+    openapi_extra=public("credential in the path: the survey round's single-use token"),
     responses={404: {"description": "unknown link"}, 410: {"description": "expired link"}},
 )
 async def survey_page(token: str, session: SessionDep) -> HTMLResponse:

@@ -19,6 +19,7 @@ from services.intake.channels.app.schemas import AppComplaintIn, ChannelComplain
 from services.intake.complaint import service as complaints
 from services.intake.complaint.http import commit_filed
 from services.intake.complaint.schemas import ComplaintDraft
+from shared.access import public
 from shared.app import RuntimeDep, SessionDep
 from shared.errors import NotFound
 from shared.events.complaints import GeoPoint, Reporter
@@ -60,7 +61,7 @@ def _form_fields(fields: dict[str, Any]) -> dict[str, Any]:
     "/complaints",
     response_model=ChannelComplaintOut,
     status_code=status.HTTP_201_CREATED,
-    openapi_extra=MULTIPART_DOC,
+    openapi_extra={**MULTIPART_DOC, **public("a citizen files a complaint; rate-limited")},
 )
 async def file_app_complaint(
     request: Request, session: SessionDep, runtime: RuntimeDep, response: Response
@@ -117,6 +118,7 @@ async def file_app_complaint(
     "/complaints/{tracking_code}",
     response_model=CitizenStatusOut,
     dependencies=[Depends(citizen_lookup_limit)],
+    openapi_extra=public("credential in the query: tracking code + its secret or the phone's last four"),
     responses={
         404: {"description": "unknown code, or wrong secret / last four digits (the same answer)"},
         429: {"description": "too many lookups from this address (Retry-After)"},

@@ -16,6 +16,7 @@ from starlette.datastructures import UploadFile
 from services.intake.channels.open311 import service, xml
 from services.intake.channels.open311.schemas import Open311Error, parse_request
 from services.intake.complaint import service as complaints
+from shared.access import public
 from shared.app import RuntimeDep, SessionDep
 from shared.logging import get_logger
 from shared.ratelimit import SettingsRateLimit, TooManyRequests, public_rate_limit
@@ -86,7 +87,7 @@ def base_url(request: Request, runtime: RuntimeDep) -> str:
     return runtime.settings.public_base_url or str(request.base_url).rstrip("/")
 
 
-@router.get("/discovery.{fmt}")
+@router.get("/discovery.{fmt}", openapi_extra=public("Open311 discovery document"))
 async def discovery(fmt: str, request: Request, runtime: RuntimeDep) -> Response:
     async def produce() -> Any:
         return service.discovery(runtime.settings, base_url(request, runtime))
@@ -94,7 +95,7 @@ async def discovery(fmt: str, request: Request, runtime: RuntimeDep) -> Response
     return await answer(fmt, "discovery", produce)
 
 
-@router.get("/services.{fmt}")
+@router.get("/services.{fmt}", openapi_extra=public("Open311 service list (the catalog)"))
 async def services(fmt: str, request: Request, runtime: RuntimeDep) -> Response:
     async def produce() -> Any:
         service.check_jurisdiction(runtime.settings, request.query_params.get("jurisdiction_id"))
@@ -103,7 +104,7 @@ async def services(fmt: str, request: Request, runtime: RuntimeDep) -> Response:
     return await answer(fmt, "services", produce)
 
 
-@router.get("/services/{code}.{fmt}")
+@router.get("/services/{code}.{fmt}", openapi_extra=public("Open311 service definition"))
 async def service_definition(code: str, fmt: str, request: Request, runtime: RuntimeDep) -> Response:
     async def produce() -> Any:
         service.check_jurisdiction(runtime.settings, request.query_params.get("jurisdiction_id"))
@@ -128,7 +129,7 @@ async def _form(request: Request) -> dict[str, str]:
     return out
 
 
-@router.post("/requests.{fmt}")
+@router.post("/requests.{fmt}", openapi_extra=public("credential in the form: Open311 api_key"))
 async def create_request(fmt: str, request: Request, session: SessionDep, runtime: RuntimeDep) -> Response:
     """POST a service request (form-encoded; ``api_key`` required)."""
 
@@ -150,7 +151,7 @@ async def create_request(fmt: str, request: Request, session: SessionDep, runtim
     return await answer(fmt, "requests", produce, status_code=201)
 
 
-@router.get("/requests.{fmt}")
+@router.get("/requests.{fmt}", openapi_extra=public("redacted, paginated, rate-limited"))
 async def list_requests(fmt: str, request: Request, session: SessionDep, runtime: RuntimeDep) -> Response:
     """Public, redacted, paginated (``page``, ``page_size`` ≤ 100) and rate-limited."""
 
@@ -162,7 +163,7 @@ async def list_requests(fmt: str, request: Request, session: SessionDep, runtime
     return await answer(fmt, "requests", produce, limit=(LIST_LIMIT, request))
 
 
-@router.get("/requests/{request_id}.{fmt}")
+@router.get("/requests/{request_id}.{fmt}", openapi_extra=public("redacted, rate-limited"))
 async def get_request(
     request_id: str, fmt: str, request: Request, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
@@ -175,7 +176,7 @@ async def get_request(
     return await answer(fmt, "requests", produce, limit=(LOOKUP_LIMIT, request))
 
 
-@router.get("/tokens/{token}.{fmt}")
+@router.get("/tokens/{token}.{fmt}", openapi_extra=public("Open311 token → request id, rate-limited"))
 async def get_token(token: str, fmt: str, request: Request, session: SessionDep, runtime: RuntimeDep) -> Response:
     async def produce() -> Any:
         service.check_jurisdiction(runtime.settings, request.query_params.get("jurisdiction_id"))

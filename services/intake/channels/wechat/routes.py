@@ -20,6 +20,7 @@ from services.intake.channels.wechat import replay, replies
 from services.intake.channels.wechat.crypto import DecryptError, SafeMode, SignatureError, check_signature
 from services.intake.channels.wechat.parse import MAX_XML_BYTES, XmlError, parse_message, parse_xml
 from services.intake.channels.wechat.service import handle
+from shared.access import public
 from shared.app import RuntimeDep, SessionDep
 from shared.logging import get_logger
 
@@ -38,7 +39,11 @@ def _safe_mode(runtime: RuntimeDep) -> SafeMode:
     return SafeMode(s.wechat_token, s.wechat_aes_key, s.wechat_appid)
 
 
-@router.get("/wechat/callback", response_class=PlainTextResponse)
+@router.get(
+    "/wechat/callback",
+    response_class=PlainTextResponse,
+    openapi_extra=public("credential in the query: WeChat signature, ±300 s timestamp"),
+)
 async def verify(
     runtime: RuntimeDep,
     signature: Param = "",
@@ -66,7 +71,11 @@ async def verify(
     return PlainTextResponse(echostr)
 
 
-@router.post("/wechat/callback", response_class=PlainTextResponse)
+@router.post(
+    "/wechat/callback",
+    response_class=PlainTextResponse,
+    openapi_extra=public("credential in the query: WeChat signature, timestamp window, single-use nonce"),
+)
 async def callback(
     request: Request,
     runtime: RuntimeDep,
