@@ -7,8 +7,8 @@ complaint (:mod:`linkage.ledger`). Every non-2xx answer is recorded: during an o
 with ``Retry-After`` is acceptable.
 
 The same scenario functions back ``tests/reliability``. A scenario is a function ``(Target, Scale) -> Row``
-listed in :data:`SCENARIOS`; credential and forgery checks (auth matrix, WeChat replay, survey forgery,
-audit tampering) can be added as more rows with :func:`scenario`, filling ``denied``.
+listed in :data:`SCENARIOS`; the credential and forgery rows (authorization matrix, WeChat replays, survey
+forgery, audit tampering) live in :mod:`linkage.chaos_security` and fill ``denied`` ("refused / tried").
 """
 
 from __future__ import annotations
@@ -965,11 +965,9 @@ def table(rows: Sequence[Row], title: str) -> Any:
         out.add_row(
             r.scenario,
             str(r.tried),
-            str(r.accepted),
-            str(r.lost),
-            str(r.duplicated),
+            *(("n/a",) * 3 if r.denied != "-" else (str(r.accepted), str(r.lost), str(r.duplicated))),
             str(r.server_errors),
-            str(r.unavailable),
+            "n/a" if r.denied != "-" else str(r.unavailable),
             "-" if r.dead_lettered is None else str(r.dead_lettered),
             r.denied,
             f"{r.seconds:.0f}",
@@ -1027,3 +1025,7 @@ def _disposable_target() -> tuple[Target, Callable[[], None]]:
         stop_infra(infra)
 
     return HarnessTarget(infra, stack), cleanup
+
+
+# Security rows (credentials matrix, WeChat replays, survey forgery, audit tampering) register themselves.
+from linkage import chaos_security  # noqa: E402, F401
