@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Annotated
@@ -13,7 +14,7 @@ from services.dispatch.audit import app as audit_app
 from services.dispatch.audit import keys_app
 from services.intake.operators.cli import app as operators_app
 from shared.calendar.cli import app as calendar_app
-from shared.settings import DEFAULT_PORTS, SERVICE_NAMES
+from shared.settings import DEFAULT_PORTS, SERVICE_NAMES, get_settings
 
 app = typer.Typer(help="Linkage (大联动): complaint intake and dispatch.", no_args_is_help=True)
 app.add_typer(calendar_app, name="calendar", help="Chinese government working-day calendar.")
@@ -21,6 +22,26 @@ app.add_typer(audit_app, name="audit", help="Audit the hash-chained case history
 app.add_typer(keys_app, name="keys", help="API keys of department clients, dispatchers and admins.")
 app.add_typer(operators_app, name="operators", help="Hotline operator accounts (console login, X-API-Key).")
 app.add_typer(dlq_app, name="dlq", help="Dead letters: list and re-drive poison records.")
+
+_RUNS_ITS_OWN_SYSTEM = {"up", "serve", "bench", "chaos"}
+
+
+@app.callback()
+def use_the_running_system(ctx: typer.Context) -> None:
+    """Admin commands (audit, keys, operators, dlq, migrate, calendar) talk to the system `linkage up` started
+    (``var/linkage-up.json``) when no ``LINKAGE_DATABASE_URL`` is set."""
+    if ctx.invoked_subcommand in _RUNS_ITS_OWN_SYSTEM or os.environ.get("LINKAGE_DATABASE_URL"):
+        return
+    manifest = Path(os.environ.get("LINKAGE_VAR_DIR", "var")) / "linkage-up.json"
+    try:
+        running = json.loads(manifest.read_text())
+    except (OSError, ValueError):
+        return
+    os.environ["LINKAGE_DATABASE_URL"] = running["database_url"]
+    os.environ.setdefault("LINKAGE_KAFKA_BOOTSTRAP", running.get("kafka_bootstrap", ""))
+    os.environ.setdefault("LINKAGE_DEMO_MODE", "true")
+    os.environ.setdefault("LINKAGE_VAR_DIR", str(manifest.parent))  # audit checkpoints live there
+    get_settings.cache_clear()
 
 
 @app.command()
