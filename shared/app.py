@@ -15,7 +15,7 @@ from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from prometheus_client import Counter, Gauge, make_asgi_app
+from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError
@@ -29,6 +29,7 @@ from shared.errors import DomainError
 from shared.faults import Backoff, is_infrastructure_error
 from shared.kafka import ClusterIdentity, ensure_topics, make_producer
 from shared.logging import configure_logging, get_logger
+from shared.metrics import RequestMetrics, metrics_endpoint, store_metrics
 from shared.outbox import OutboxRelay
 from shared.settings import Settings, get_settings
 from shared.tracing import TracingMiddleware, configure_tracing
@@ -396,7 +397,7 @@ def create_service_app(
             settings=settings,
             consumer_specs=consumers,
             readiness_checks=readiness_checks,
-            background=background,
+            background=(*background, store_metrics),
         )
         app.state.runtime = runtime
         await runtime.start()
@@ -419,9 +420,10 @@ def create_service_app(
         report = await runtime.readiness()
         return JSONResponse(report, status_code=200 if report["ok"] else 503)
 
-    app.mount("/metrics", make_asgi_app())
+    app.add_api_route("/metrics", metrics_endpoint, methods=["GET"], include_in_schema=False)  # no redirect
     for router in routers:
         app.include_router(router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(TracingMiddleware)
+    app.add_middleware(RequestMetrics, service=name)  # outermost: times every answer, 413 included
     return app

@@ -35,6 +35,7 @@ from shared.events import Envelope, EventDecodeError, EventPayload, decode_messa
 from shared.faults import Backoff, is_infrastructure_error
 from shared.kafka import ClusterIdentity
 from shared.logging import get_logger
+from shared.metrics import ConsumerLag
 from shared.settings import Settings
 from shared.tracing import consume_span
 
@@ -124,6 +125,7 @@ class EventConsumer:
         self.applied = 0
         self.dead_lettered = 0
         self.status = "starting"
+        self._lag = ConsumerLag(self.group)
 
     @property
     def healthy(self) -> bool:
@@ -156,6 +158,7 @@ class EventConsumer:
             with contextlib.suppress(Exception):
                 await consumer.stop()
             await self._cluster.close()
+            self._lag.clear()
             log.info("consumer stopped", group=self.group)
 
     async def _poll_loop(self, consumer: AIOKafkaConsumer) -> None:
@@ -165,6 +168,7 @@ class EventConsumer:
             try:
                 batches = await consumer.getmany(timeout_ms=200, max_records=self.settings.consumer_batch_size)
                 await self._handle_batches(consumer, batches)
+                await self._lag.update(consumer)
                 if loop.time() >= next_check:
                     next_check = loop.time() + 2.0
                     await self._rewind_if_broker_changed(consumer)

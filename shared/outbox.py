@@ -26,6 +26,7 @@ from shared.events import Envelope, EventPayload, encode_event
 from shared.faults import Backoff, is_infrastructure_error
 from shared.kafka import ClusterIdentity, ensure_topics
 from shared.logging import get_logger
+from shared.metrics import mark_success
 from shared.settings import Settings
 from shared.tracing import current_traceparent
 
@@ -193,6 +194,7 @@ class OutboxRelay:
                     next_purge = loop.time() + 60
                     await self.purge()
                 sent = await self.publish_batch()
+                mark_success(self.service, "outbox-relay")
             except Exception as exc:
                 if not await _connection_alive(lock_conn):
                     raise  # the database went away: take the lock again once it is back

@@ -11,6 +11,7 @@ from services.dispatch.audit_checkpoints import run_checkpoints
 from services.dispatch.case.routes import router as case_router
 from services.dispatch.consumers import handle_complaints
 from services.dispatch.duplicate.routes import router as duplicate_router
+from services.dispatch.sla.metrics import sla_metrics
 from services.dispatch.sla.readiness import calendar_readiness
 from services.dispatch.sla.service import run_scanner
 from services.dispatch.survey.service import handle_feedback
@@ -29,7 +30,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ConsumerSpec(group="dispatch-feedback", topics=[topics.FEEDBACK], handler=handle_feedback),
         ],
         readiness_checks=[calendar_readiness],
-        background=[run_scanner, run_checkpoints],
+        background=[run_scanner, run_checkpoints, sla_metrics],
         settings=settings,
         title="Linkage dispatch",
         description="Cases through the closed loop: routing, SLA clock, escalation, handler API.",

@@ -49,6 +49,7 @@ from services.dispatch.sla.timers import (
     whistle_due_at,
 )
 from shared.logging import get_logger
+from shared.metrics import mark_success
 
 if TYPE_CHECKING:
     from shared.app import ServiceRuntime
@@ -394,6 +395,7 @@ async def run_scanner(runtime: ServiceRuntime) -> None:
             log.warning("sla scan failed; retrying", error=repr(exc))
             await asyncio.sleep(interval)
             continue
+        mark_success(runtime.name, "run_scanner")
         handled = counts["fired"] + counts["skipped"] + counts["failed"] + counts["retry"]
         if handled < batch:
             await asyncio.sleep(interval)
