@@ -1,13 +1,23 @@
-"""CloudEvents 1.0 in Kafka *binary* mode: attributes in ``ce_*`` headers, the JSON payload as value.
+"""CloudEvents 1.0 in Kafka *binary* mode, encoded and decoded by the official ``cloudevents`` SDK.
+
+Attributes travel in ``ce_*`` headers (``ce_id``, ``ce_source``, ``ce_type``, ``ce_specversion``, ``ce_time``,
+``ce_subject``), ``datacontenttype`` in ``content-type``, the JSON payload as the record value
+(:func:`cloudevents.core.bindings.kafka.to_binary` / ``from_binary``). The W3C ``traceparent`` rides in its own
+header beside them, where Kafka's OpenTelemetry instrumentation looks for it.
 
 See https://github.com/cloudevents/spec/blob/v1.0.2/cloudevents/bindings/kafka-protocol-binding.md
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from cloudevents.core.bindings.kafka import KafkaMessage, from_binary, to_binary
+from cloudevents.core.exceptions import CloudEventValidationError, MissingRequiredAttributeError
+from cloudevents.core.formats.json import JSONFormat
+from cloudevents.core.v1.event import CloudEvent
 from pydantic import BaseModel, ConfigDict, ValidationError
 from ulid import ULID
 
@@ -16,8 +26,12 @@ from shared.events.registry import EventPayload, model_for
 EVENT_SOURCE_PREFIX = "/linkage/"
 SPEC_VERSION = "1.0"
 CONTENT_TYPE = "application/json"
+TRACEPARENT = "traceparent"
+REQUIRED_HEADERS = ("ce_id", "ce_source", "ce_type", "ce_specversion")
 
 Headers = list[tuple[str, bytes]]
+
+_FORMAT = JSONFormat()
 
 
 class EventDecodeError(ValueError):
@@ -70,61 +84,84 @@ def encode_event(
         traceparent=traceparent,
         data=payload.model_dump(mode="json"),
     )
-    return envelope_headers(envelope), payload.model_dump_json().encode(), envelope
+    message = to_binary(_cloud_event(envelope, payload.model_dump_json().encode()), _FORMAT, _no_key)
+    return _with_trace(message.headers, envelope.traceparent), message.value, envelope
 
 
 def envelope_headers(envelope: Envelope) -> Headers:
-    headers: Headers = [
-        ("ce_specversion", envelope.specversion.encode()),
-        ("ce_id", envelope.id.encode()),
-        ("ce_source", envelope.source.encode()),
-        ("ce_type", envelope.type.encode()),
-        ("ce_time", envelope.time.isoformat().encode()),
-        ("content-type", envelope.datacontenttype.encode()),
-    ]
-    if envelope.subject:
-        headers.append(("ce_subject", envelope.subject.encode()))
-    if envelope.traceparent:
-        headers.append(("traceparent", envelope.traceparent.encode()))
-    return headers
+    """The Kafka headers of ``envelope`` (binary mode), ``traceparent`` included when it has one."""
+    message = to_binary(_cloud_event(envelope, None), _FORMAT, _no_key)
+    return _with_trace(message.headers, envelope.traceparent)
 
 
 def decode_message(headers: Any, value: bytes | None) -> Envelope:
     """Parse a Kafka record (binary mode) into an Envelope; raise EventDecodeError when malformed."""
-    import json
-
-    attrs = {k: (v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)) for k, v in headers or ()}
-    missing = [k for k in ("ce_id", "ce_source", "ce_type", "ce_specversion") if k not in attrs]
+    attrs = _header_dict(headers)
+    # the SDK would invent an id, a specversion and a time for a record without them: poison must stay poison
+    missing = [name for name in REQUIRED_HEADERS if name not in attrs]
     if missing:
         raise EventDecodeError(f"missing CloudEvents headers: {', '.join(missing)}")
-    if attrs["ce_specversion"] != SPEC_VERSION:
-        raise EventDecodeError(f"unsupported specversion {attrs['ce_specversion']!r}")
+    traceparent = attrs.pop(TRACEPARENT, None)
     try:
-        data = json.loads(value or b"null")
-    except ValueError as exc:
-        raise EventDecodeError(f"body is not JSON: {exc}") from exc
+        event = from_binary(KafkaMessage(headers=attrs, key=None, value=bytes(value or b"")), _FORMAT, CloudEvent)
+    except CloudEventValidationError as exc:
+        raise EventDecodeError(_validation_message(exc)) from exc
+    except ValueError as exc:  # undecodable header bytes, a ce_time that is not RFC 3339
+        raise EventDecodeError(f"invalid CloudEvents headers: {exc}") from exc
+    data = event.get_data()
+    if isinstance(data, str | bytes):  # the SDK hands back text it could not parse as JSON
+        raise EventDecodeError("body is not JSON (or not a JSON object)")
     if not isinstance(data, dict):
         raise EventDecodeError("body must be a JSON object")
     try:
         return Envelope(
-            id=attrs["ce_id"],
-            source=attrs["ce_source"],
-            type=attrs["ce_type"],
-            specversion=attrs["ce_specversion"],
-            time=_parse_time(attrs.get("ce_time")),
-            subject=attrs.get("ce_subject"),
-            datacontenttype=attrs.get("content-type", CONTENT_TYPE),
-            traceparent=attrs.get("traceparent"),
+            id=event.get_id(),
+            source=event.get_source(),
+            type=event.get_type(),
+            specversion=event.get_specversion(),
+            time=event.get_time() or datetime.now(UTC),
+            subject=event.get_subject(),
+            datacontenttype=event.get_datacontenttype() or CONTENT_TYPE,
+            traceparent=traceparent.decode("utf-8", "replace") if traceparent else None,
             data=data,
         )
     except ValidationError as exc:
         raise EventDecodeError(f"invalid CloudEvents attributes: {exc}") from exc
 
 
-def _parse_time(value: str | None) -> datetime:
-    if not value:
-        return datetime.now(UTC)
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise EventDecodeError(f"ce_time is not an RFC 3339 time: {value!r}") from exc
+def _cloud_event(envelope: Envelope, data: bytes | None) -> CloudEvent:
+    attributes: dict[str, Any] = {
+        "specversion": envelope.specversion,
+        "id": envelope.id,
+        "source": envelope.source,
+        "type": envelope.type,
+        "time": envelope.time,
+        "datacontenttype": envelope.datacontenttype,
+    }
+    if envelope.subject:
+        attributes["subject"] = envelope.subject
+    return CloudEvent(attributes, data)
+
+
+def _no_key(_event: Any) -> None:
+    return None  # the record key is the outbox row's, not a CloudEvents ``partitionkey``
+
+
+def _with_trace(headers: dict[str, bytes], traceparent: str | None) -> Headers:
+    pairs = list(headers.items())
+    if traceparent:
+        pairs.append((TRACEPARENT, traceparent.encode()))
+    return pairs
+
+
+def _header_dict(headers: Iterable[tuple[str, Any]] | None) -> dict[str, bytes]:
+    return {str(k): (bytes(v) if isinstance(v, bytes | bytearray) else str(v).encode()) for k, v in headers or ()}
+
+
+def _validation_message(exc: CloudEventValidationError) -> str:
+    problems = [f"{name}: {'; '.join(str(e) for e in errors)}" for name, errors in exc.errors.items()]
+    if "specversion" in exc.errors:
+        return f"unsupported specversion: {'; '.join(problems)}"
+    if any(isinstance(e, MissingRequiredAttributeError) for errors in exc.errors.values() for e in errors):
+        return f"missing CloudEvents attributes: {'; '.join(problems)}"
+    return f"invalid CloudEvents attributes: {'; '.join(problems)}"
