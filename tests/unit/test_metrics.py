@@ -89,9 +89,9 @@ def test_consumer_lag_is_highwater_minus_position_and_forgets_revoked_partitions
     a, b, c = TopicPartition("t", 0), TopicPartition("t", 1), TopicPartition("t", 2)
     lag = ConsumerLag("unit-lag")
     consumer = FakeConsumer({a: 10, b: 5, c: 0}, {a: 15, b: 5, c: None})
-    asyncio.run(lag.update(consumer))  # type: ignore[arg-type]
+    asyncio.run(lag.update(consumer))
     assert lag_of("unit-lag") == {("t", "0"): 5, ("t", "1"): 0}  # c not fetched yet: no value, not 0
-    asyncio.run(lag.update(FakeConsumer({b: 7}, {b: 9})))  # type: ignore[arg-type]
+    asyncio.run(lag.update(FakeConsumer({b: 7}, {b: 9})))
     assert lag_of("unit-lag") == {("t", "1"): 2}  # a and c revoked: their series are gone
     lag.clear()
     assert lag_of("unit-lag") == {}
