@@ -1016,7 +1016,7 @@ def _disposable_target() -> tuple[Target, Callable[[], None]]:
     try:
         upgrade_all(infra.settings())
         stack = start_stack(infra)
-    except Exception:
+    except BaseException:  # also SIGTERM / Ctrl-C (KeyboardInterrupt) while starting
         stop_infra(infra)
         raise
 

@@ -44,24 +44,48 @@ def use_the_running_system(ctx: typer.Context) -> None:
     get_settings.cache_clear()
 
 
+def _need_local() -> None:
+    """`up`, `bench` and `chaos` start embedded infrastructure: the `local` extra must be installed."""
+    from linkage.infra import LocalExtraMissing, require_local, sigterm_unwinds
+
+    try:
+        require_local()
+    except LocalExtraMissing as exc:
+        typer.echo(f"linkage: {exc}", err=True)
+        raise typer.Exit(2) from None
+    sigterm_unwinds()  # a SIGTERM stops the embedded PostgreSQL, broker and services this command starts
+
+
+BROKER_OFFSET = 1092  # the embedded broker listens on port_base + 1092: 9092, Kafka's own port, for 8000
+
+
 @app.command()
 def up(
-    port_base: Annotated[int, typer.Option(help="Services listen on port_base+1 .. port_base+4.")] = 8000,
-    broker_port: Annotated[int, typer.Option(help="Embedded broker port (0: pick a free one).")] = 9092,
+    port_base: Annotated[
+        int, typer.Option(min=1024, max=65535 - BROKER_OFFSET, help="Services listen on port_base+1 .. port_base+4.")
+    ] = 8000,
+    broker_port: Annotated[
+        int | None,
+        typer.Option(
+            min=0, max=65535, help="Embedded broker port (default: port_base+1092, or a free one if taken; 0: any)."
+        ),
+    ] = None,
     var_dir: Annotated[Path, typer.Option(help="Where data, logs and linkage-up.json live.")] = Path("var"),
     demo: Annotated[bool, typer.Option(help="Load the demo district, catalog and accounts.")] = True,
 ) -> None:
     """Start everything: embedded PostgreSQL and broker, migrations, demo data, the four services."""
+    _need_local()
     from linkage.up import run_up
 
-    raise typer.Exit(run_up(port_base=port_base, broker_port=broker_port, var_dir=var_dir, demo=demo))
+    chosen_broker_port = port_base + BROKER_OFFSET if broker_port is None else broker_port
+    raise typer.Exit(run_up(port_base=port_base, broker_port=chosen_broker_port, var_dir=var_dir, demo=demo))
 
 
 @app.command()
 def serve(
     service: Annotated[str, typer.Argument(help="intake | dispatch | notify | analytics")],
     host: Annotated[str, typer.Option()] = "127.0.0.1",
-    port: Annotated[int | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535)] = None,
 ) -> None:
     """Run one service against LINKAGE_DATABASE_URL / LINKAGE_KAFKA_BOOTSTRAP (how compose and k8s run it)."""
     if service not in SERVICE_NAMES:
@@ -112,11 +136,12 @@ def migrate(
 
 @app.command()
 def bench(
-    count: Annotated[int, typer.Option(help="Complaints sent through the pipeline.")] = 2000,
-    concurrency: Annotated[int, typer.Option(help="Concurrent HTTP clients.")] = 32,
-    seconds: Annotated[float, typer.Option(help="Duration of each raw-limit measurement.")] = 3.0,
+    count: Annotated[int, typer.Option(min=1, max=1_000_000, help="Complaints sent through the pipeline.")] = 2000,
+    concurrency: Annotated[int, typer.Option(min=1, max=1024, help="Concurrent HTTP clients.")] = 32,
+    seconds: Annotated[float, typer.Option(min=0.1, max=600.0, help="Duration of each raw-limit measurement.")] = 3.0,
 ) -> None:
     """Throughput and latency of the pipeline next to this machine's raw PostgreSQL and Kafka limits."""
+    _need_local()
     from linkage.bench import run_bench
 
     raise typer.Exit(run_bench(count=count, concurrency=concurrency, seconds=seconds))
@@ -135,11 +160,12 @@ def chaos(
         ),
     ] = True,
     var_dir: Annotated[Path, typer.Option(help="`linkage up`'s var directory (with --running).")] = Path("var"),
-    complaints: Annotated[int, typer.Option(help="Complaints per scenario.")] = 120,
-    concurrency: Annotated[int, typer.Option(help="Concurrent hotline clients.")] = 8,
-    outage: Annotated[float, typer.Option(help="Seconds PostgreSQL stays down.")] = 12.0,
+    complaints: Annotated[int, typer.Option(min=1, max=100_000, help="Complaints per scenario.")] = 120,
+    concurrency: Annotated[int, typer.Option(min=1, max=256, help="Concurrent hotline clients.")] = 8,
+    outage: Annotated[float, typer.Option(min=0.0, max=600.0, help="Seconds PostgreSQL stays down.")] = 12.0,
 ) -> None:
     """Inject single faults (PostgreSQL down, kill -9, broker restart, poison) and print what was lost or doubled."""
+    _need_local()
     from linkage.chaos import Scale, run_chaos
 
     scale = Scale(complaints=complaints, concurrency=concurrency, outage_s=outage)

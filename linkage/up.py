@@ -28,6 +28,7 @@ from linkage.infra import (
     free_port,
     port_is_free,
     start_broker,
+    stop_postmaster,
     stop_process,
 )
 from shared.settings import SERVICE_NAMES, Settings
@@ -88,6 +89,11 @@ def kill_leftovers(pid_file: Path) -> int:
     return killed
 
 
+def choose_broker_port(requested: int) -> int:
+    """The requested port (`--broker-port`, by default port_base+1092) if nothing listens there, else a free one."""
+    return requested if requested and port_is_free(requested) else free_port()
+
+
 def start_infrastructure(stack: Stack, broker_port: int) -> None:
     external_db = os.environ.get("LINKAGE_DATABASE_URL")
     if external_db:
@@ -100,7 +106,7 @@ def start_infrastructure(stack: Stack, broker_port: int) -> None:
     if external_kafka:
         stack.kafka_bootstrap = external_kafka
     else:
-        port = broker_port if broker_port and port_is_free(broker_port) else free_port()
+        port = choose_broker_port(broker_port)
         stack.broker = start_broker(port, stack.var_dir / "log" / "broker.log")
         stack.kafka_bootstrap = f"127.0.0.1:{port}"
 
@@ -168,9 +174,7 @@ def urls(stack: Stack) -> dict[str, dict[str, str]]:
         "notify": ["/docs", "/dev/messages"],
         "analytics": ["/docs", "/api/v1/stats/summary", "/display"],
     }
-    return {
-        name: {path: f"http://127.0.0.1:{stack.ports[name]}{path}" for path in pages[name]} for name in stack.ports
-    }
+    return {name: {path: f"http://127.0.0.1:{stack.ports[name]}{path}" for path in pages[name]} for name in stack.ports}
 
 
 def write_manifest(stack: Stack, seeds: dict[str, Any]) -> Path:
@@ -208,6 +212,8 @@ def shutdown(stack: Stack) -> None:
         stop_process(stack.broker)
     if stack.postgres:
         stack.postgres.stop()
+    elif not os.environ.get("LINKAGE_DATABASE_URL"):
+        stop_postmaster(stack.var_dir / "pg")  # interrupted while the embedded server was starting
     stack.pid_file.unlink(missing_ok=True)
 
 
