@@ -309,7 +309,19 @@ def test_compose_is_a_demo() -> None:
 # either JSON 6902 operations or a strategic-merge `$patch: delete`. Anything else fails loudly, and
 # test_render_matches_kubectl_kustomize compares the result with the real kustomize where kubectl exists.
 
-KUSTOMIZATION_KEYS = {"apiVersion", "kind", "namespace", "labels", "resources", "patches", "images"}
+KUSTOMIZATION_KEYS = {
+    "apiVersion",
+    "kind",
+    "namespace",
+    "labels",
+    "resources",
+    "patches",
+    "images",
+    "configMapGenerator",
+}
+# Every kustomization that is applied: the base, the overlays and deploy/monitoring (when present).
+MONITORING = ROOT / "deploy" / "monitoring"
+RENDERED = [K8S / "base", *OVERLAYS, *([MONITORING] if (MONITORING / "kustomization.yaml").exists() else [])]
 CLUSTER_SCOPED = {"Namespace", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding", "StorageClass"}
 
 
@@ -323,6 +335,7 @@ def _render(kdir: Path) -> tuple[str, ...]:
     for entry in kust.get("resources", []):
         target = (kdir / entry).resolve()
         objects.extend(render(target) if target.is_dir() else _docs(target))
+    objects.extend(_generated_config_map(kdir, gen) for gen in kust.get("configMapGenerator", []))
     for patch in kust.get("patches", []):
         objects = _apply_patch(kdir, patch, objects)
     for obj in objects:
@@ -341,6 +354,19 @@ def _render(kdir: Path) -> tuple[str, ...]:
 def render(kdir: Path) -> list[dict[str, Any]]:
     """The objects ``kubectl kustomize kdir`` would print (each call returns fresh copies)."""
     return [json.loads(o) for o in _render(kdir.resolve())]
+
+
+def _generated_config_map(kdir: Path, gen: dict[str, Any]) -> dict[str, Any]:
+    options = gen.get("options", {})
+    if set(gen) - {"name", "files", "options"} or set(options) - {"disableNameSuffixHash", "labels"}:
+        raise NotImplementedError(f"{kdir}: configMapGenerator {gen}")
+    if options.get("disableNameSuffixHash") is not True:
+        raise NotImplementedError(f"{kdir}: configMapGenerator name hashes")
+    meta: dict[str, Any] = {"name": gen["name"]}
+    if options.get("labels"):
+        meta["labels"] = dict(options["labels"])
+    data = {Path(f).name: (kdir / f).read_text(encoding="utf-8") for f in gen["files"]}
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": data}
 
 
 def _matches(obj: dict[str, Any], target: dict[str, Any]) -> bool:
@@ -411,7 +437,7 @@ def _key(obj: dict[str, Any]) -> tuple[str, str, str]:
     return obj["apiVersion"], obj["kind"], obj["metadata"]["name"]
 
 
-@pytest.mark.parametrize("kdir", [K8S / "base", *OVERLAYS], ids=lambda p: p.name)
+@pytest.mark.parametrize("kdir", RENDERED, ids=lambda p: p.name)
 def test_render_matches_kubectl_kustomize(kdir: Path) -> None:
     kubectl = shutil.which("kubectl")
     if kubectl is None:
@@ -505,7 +531,7 @@ def schema_errors(obj: dict[str, Any]) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("kdir", [K8S / "base", *OVERLAYS], ids=lambda p: p.name)
+@pytest.mark.parametrize("kdir", RENDERED, ids=lambda p: p.name)
 def test_rendered_objects_are_valid(kdir: Path) -> None:
     objects = render(kdir)
     assert objects
