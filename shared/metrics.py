@@ -44,6 +44,8 @@ log = get_logger(__name__)
 #: Seconds: from a few milliseconds (cached reads) to the 10 s request timeout clients use.
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 UNMATCHED = "<unmatched>"
+#: Anything else a client sends is counted as ``OTHER`` (label values stay bounded).
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 REFRESH_INTERVAL_S = 15.0
 
 REQUEST_DURATION = Histogram(
@@ -97,9 +99,10 @@ class RequestMetrics:
         try:
             await self.app(scope, receive, send_and_note)
         finally:
-            REQUEST_DURATION.labels(self.service, scope.get("method", ""), route_template(scope), str(status)).observe(
-                time.perf_counter() - started
-            )
+            method = scope.get("method", "")
+            REQUEST_DURATION.labels(
+                self.service, method if method in METHODS else "OTHER", route_template(scope), str(status)
+            ).observe(time.perf_counter() - started)
 
 
 async def metrics_endpoint(request: Request) -> Response:

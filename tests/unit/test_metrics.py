@@ -34,6 +34,7 @@ def test_request_histogram_uses_the_route_template_and_metrics_does_not_redirect
     assert client.get("/things/42").status_code == 200
     assert client.get("/things/not-a-number").status_code == 422
     assert client.get("/no/such/path").status_code == 404
+    assert client.request("BREW", "/no/such/path").status_code in (404, 405)
 
     r = client.get("/metrics", follow_redirects=False)
     assert r.status_code == 200, r.headers
@@ -43,12 +44,16 @@ def test_request_histogram_uses_the_route_template_and_metrics_does_not_redirect
     counts = {
         (s.labels["route"], s.labels["status"]): s.value
         for s in found
-        if s.name == "linkage_http_request_duration_seconds_count" and s.labels["service"] == "unitmetrics"
+        if s.name == "linkage_http_request_duration_seconds_count"
+        and s.labels["service"] == "unitmetrics"
+        and s.labels["method"] == "GET"
     }
     assert counts[("/things/{thing_id}", "200")] == 2
     assert counts[("/things/{thing_id}", "422")] == 1
     assert counts[("<unmatched>", "404")] == 1
     assert not any("/things/41" in route for route, _ in counts)
+    methods = {s.labels["method"] for s in found if s.name == "linkage_http_request_duration_seconds_count"}
+    assert "BREW" not in methods and "OTHER" in methods
     buckets = [
         s
         for s in found
