@@ -14,6 +14,7 @@ import yaml
 from prometheus_client import REGISTRY
 
 from tests.monitoring import (
+    DASHBOARD,
     PROMETHEUS_RULE,
     RULES,
     RULES_TEST,
@@ -124,3 +125,36 @@ def test_every_referenced_metric_is_defined_by_the_services() -> None:
     assert {"linkage_consumer_lag", "linkage_sla_cases", "linkage_http_request_duration_seconds_bucket"} <= referenced
     missing = sorted(m for m in referenced if not exported(defined, m))
     assert not missing, f"rules or dashboard use metrics nobody defines: {missing}"
+
+
+def test_pod_monitor_scrapes_the_services_pods() -> None:
+    """The PodMonitor's selector matches every service's pod template, on a container port of that name."""
+    monitor = yaml.safe_load((ROOT / "deploy" / "monitoring" / "podmonitor.yaml").read_text(encoding="utf-8"))
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    endpoint = monitor["spec"]["podMetricsEndpoints"][0]
+    assert endpoint["path"] == "/metrics"
+    for service in ("intake", "dispatch", "notify", "analytics"):
+        docs = yaml.safe_load_all((ROOT / "deploy" / "k8s" / "base" / f"{service}.yaml").read_text(encoding="utf-8"))
+        deployment = next(d for d in docs if d and d.get("kind") == "Deployment")
+        template = deployment["spec"]["template"]
+        assert selector.items() <= template["metadata"]["labels"].items(), service
+        ports = {p.get("name") for c in template["spec"]["containers"] for p in c.get("ports", [])}
+        assert endpoint["port"] in ports, service
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not installed")
+def test_monitoring_kustomization_renders() -> None:
+    result = subprocess.run(
+        ["kubectl", "kustomize", str(ROOT / "deploy" / "monitoring")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    objects = [d for d in yaml.safe_load_all(result.stdout) if d]
+    kinds = {d["kind"]: d for d in objects}
+    assert set(kinds) == {"ConfigMap", "PodMonitor", "PrometheusRule"}
+    assert all(d["metadata"]["namespace"] == "linkage" for d in objects)
+    assert kinds["ConfigMap"]["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert kinds["ConfigMap"]["data"]["grafana-dashboard.json"].strip() == DASHBOARD.read_text(encoding="utf-8").strip()
