@@ -32,7 +32,7 @@ from shared.logging import configure_logging, get_logger
 from shared.metrics import RequestMetrics, metrics_endpoint, store_metrics
 from shared.outbox import OutboxRelay
 from shared.settings import Settings, get_settings
-from shared.tracing import TracingMiddleware, configure_tracing
+from shared.tracing import configure_tracing, instrument_app, instrument_engine
 
 log = get_logger(__name__)
 
@@ -74,6 +74,7 @@ class ServiceRuntime:
 
     async def start(self) -> None:
         self.engine = make_engine(self.settings, self.name)
+        instrument_engine(self.engine)
         self.sessionmaker = make_sessionmaker(self.engine)
         self.producer = make_producer(self.settings, client_id=f"linkage-{self.name}")
         await ensure_topics(self.settings)
@@ -424,6 +425,6 @@ def create_service_app(
     for router in routers:
         app.include_router(router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(TracingMiddleware)
+    instrument_app(app)  # a server span per request, around every middleware
     app.add_middleware(RequestMetrics, service=name)  # outermost: times every answer, 413 included
     return app

@@ -28,7 +28,7 @@ from shared.kafka import ClusterIdentity, ensure_topics
 from shared.logging import get_logger
 from shared.metrics import mark_success
 from shared.settings import Settings
-from shared.tracing import current_traceparent
+from shared.tracing import current_traceparent, publish_context
 
 log = get_logger(__name__)
 
@@ -239,12 +239,13 @@ class OutboxRelay:
         await self._ensure_topics_of({row[1] for row in rows})
         futures = []
         for seq, topic, key, headers, payload in rows:
-            fut = await self.producer.send(
-                self.settings.topic(topic),
-                value=bytes(payload),
-                key=key.encode(),
-                headers=[(k, v.encode()) for k, v in headers],
-            )
+            with publish_context([(k, v.encode()) for k, v in headers]) as record_headers:  # in the row's trace
+                fut = await self.producer.send(
+                    self.settings.topic(topic),
+                    value=bytes(payload),
+                    key=key.encode(),
+                    headers=record_headers,
+                )
             futures.append((seq, topic, fut))
         seqs, parts, offs = [], [], []
         for seq, topic, fut in futures:

@@ -7,6 +7,7 @@ import pytest
 
 from shared.migrations import upgrade_all
 from shared.settings import Settings
+from tests.otlp import OtlpReceiver
 from tests.support import Infra, Stack, start_infra, start_stack, stop_infra
 
 os.environ.setdefault("LINKAGE_LOG_JSON", "true")
@@ -37,9 +38,23 @@ def settings(infra: Infra) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def stack(infra: Infra) -> Iterator[Stack]:
-    """The four services as real processes against the session's infrastructure."""
-    stack = start_stack(infra)
+def otlp_receiver() -> Iterator[OtlpReceiver]:
+    """A local OTLP/HTTP receiver the stack's services export their spans to."""
+    receiver = OtlpReceiver().start()
+    try:
+        yield receiver
+    finally:
+        receiver.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(infra: Infra, otlp_receiver: OtlpReceiver) -> Iterator[Stack]:
+    """The four services as real processes against the session's infrastructure, exporting spans over OTLP."""
+    exporting = {"OTEL_EXPORTER_OTLP_ENDPOINT": otlp_receiver.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "200"}
+    with pytest.MonkeyPatch.context() as env:  # the children only, not this process's own apps
+        for name, value in exporting.items():
+            env.setenv(name, value)
+        stack = start_stack(infra)
     try:
         yield stack
     finally:

@@ -25,6 +25,7 @@ from shared import topics
 from shared.events.notify import MessageDeliveredV1
 from shared.logging import get_logger
 from shared.outbox import add_event
+from shared.tracing import continue_trace
 
 if TYPE_CHECKING:
     from shared.app import ServiceRuntime
@@ -73,6 +74,13 @@ async def _send(adapters: Adapters, message: Message, limit_s: float) -> SendRes
         return SendResult("retry", f"adapter error: {exc!r}")
 
 
+async def _send_traced(adapters: Adapters, message: Message, limit_s: float) -> tuple[SendResult, str | None]:
+    """Send in the trace of the case event the message came from; returns the send span's traceparent too,
+    for the delivery event."""
+    with continue_trace(message.traceparent, f"deliver {message.channel}") as traceparent:
+        return await _send(adapters, message, limit_s), traceparent
+
+
 async def deliver_once(
     maker: async_sessionmaker[AsyncSession], adapters: Adapters, settings: NotifySettings,
     *, now: datetime | None = None, case_id: str | None = None,
@@ -84,7 +92,9 @@ async def deliver_once(
     counts = {"sent": 0, "retry": 0, "failed": 0}
     if not messages:
         return counts
-    results = await asyncio.gather(*(_send(adapters, m, settings.notify_send_timeout_s * 2) for m in messages))
+    sent = await asyncio.gather(*(_send_traced(adapters, m, settings.notify_send_timeout_s * 2) for m in messages))
+    results = [result for result, _ in sent]
+    traces = {m.id: traceparent for m, (_, traceparent) in zip(messages, sent, strict=True)}
     done = datetime.now(UTC)
     async with maker() as session, session.begin():
         for message, result in zip(messages, results, strict=True):
@@ -119,7 +129,7 @@ async def deliver_once(
                 session, topics.DELIVERIES,
                 MessageDeliveredV1(message_id=message.id, case_id=message.case_id, tracking_code=message.tracking_code,
                                    channel=message.channel, template=message.template, status=status, at=done),
-                key=message.case_id or message.id, source="notify",
+                key=message.case_id or message.id, source="notify", traceparent=traces.get(message.id),
             )
     return counts
 
