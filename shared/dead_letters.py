@@ -18,7 +18,19 @@ from datetime import datetime
 from typing import Any
 
 from aiokafka import ConsumerRecord
-from sqlalchemy import BigInteger, DateTime, Identity, Integer, LargeBinary, String, Text, UniqueConstraint, func, text
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Identity,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -55,6 +67,7 @@ class DeadLetter(Base):
         UniqueConstraint(
             "consumer_group", "topic", "partition", "offset", "value_sha256", name="uq_dead_letters_record"
         ),
+        Index("ix_dead_letters_unreplayed", "id", postgresql_where=text("replayed_at IS NULL")),
     )
 
 
@@ -65,7 +78,7 @@ def _text_headers(headers: Any) -> list[list[str]]:
 def _base_topic(settings: Settings, topic: str) -> str:
     """The outbox prefixes topics itself; strip the prefix the record's topic already carries."""
     prefix = settings.topic_prefix
-    return topic[len(prefix):] if prefix and topic.startswith(prefix) else topic
+    return topic[len(prefix) :] if prefix and topic.startswith(prefix) else topic
 
 
 async def dead_letter(
@@ -88,9 +101,19 @@ async def dead_letter(
         await session.execute(
             insert(DeadLetter)
             .values(
-                consumer_group=group, topic=record.topic, partition=record.partition, offset=record.offset,
-                value_sha256=digest, event_id=event_id, key=record.key, headers=headers, value=value,
-                size=len(value), error=error_text, traceback=trace_text, inline=inline,
+                consumer_group=group,
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                value_sha256=digest,
+                event_id=event_id,
+                key=record.key,
+                headers=headers,
+                value=value,
+                size=len(value),
+                error=error_text,
+                traceback=trace_text,
+                inline=inline,
             )
             .on_conflict_do_nothing(constraint="uq_dead_letters_record")
             .returning(DeadLetter.id)
@@ -140,11 +163,11 @@ class DeadLetterView:
     replay_count: int
 
 
-async def list_dead_letters(session: AsyncSession, *, include_replayed: bool = False, limit: int = 200) -> list[
-    DeadLetterView
-]:
+async def list_dead_letters(
+    session: AsyncSession, *, include_replayed: bool = False, limit: int = 200
+) -> list[DeadLetterView]:
     stmt = text(
-        "SELECT id, consumer_group, topic, partition, \"offset\", event_id, size, inline, error, created_at, "
+        'SELECT id, consumer_group, topic, partition, "offset", event_id, size, inline, error, created_at, '
         "replayed_at, replay_count FROM dead_letters "
         + ("" if include_replayed else "WHERE replayed_at IS NULL ")
         + "ORDER BY id LIMIT :limit"

@@ -18,6 +18,9 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
+from sqlalchemy import (
+    text as sql_text,  # `text` is also a column of Case
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -67,10 +70,16 @@ class Case(Base):
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     history_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     history_hash: Mapped[str | None] = mapped_column(String(64))
+    # audit_0001: history length last checkpointed outside the database (written by the checkpoint job only)
+    audit_seq: Mapped[int] = mapped_column(Integer, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
-    __table_args__ = (Index("ix_cases_category_grid", "category", "grid_code", "created_at"),)
+    __table_args__ = (
+        Index("ix_cases_category_grid", "category", "grid_code", "created_at"),
+        Index("ix_cases_co_handlers", "co_handlers", postgresql_using="gin"),  # dispatch_0002: co-handler lists
+        Index("ix_cases_audit_pending", "id", postgresql_where=sql_text("audit_seq <> history_seq")),  # audit_0001
+    )
     __mapper_args__ = {"version_id_col": version}  # optimistic concurrency: a stale write raises
 
 
