@@ -25,8 +25,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Iterator, MutableMapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator, MutableMapping, Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
@@ -63,7 +63,7 @@ def configure_tracing(service: str) -> None:
     provider = TracerProvider(resource=Resource.create({"service.name": f"linkage-{service}"}))
     _add_otlp_exporter(provider)
     trace.set_tracer_provider(provider)
-    set_global_response_propagator(TraceparentResponse())
+    cast(Callable[[ResponsePropagator], None], set_global_response_propagator)(TraceparentResponse())
     for instrumentor in (AIOKafkaInstrumentor(), HTTPXClientInstrumentor(), SQLAlchemyInstrumentor()):
         if not instrumentor.is_instrumented_by_opentelemetry:
             instrumentor.instrument(tracer_provider=provider)
@@ -105,7 +105,7 @@ def instrument_engine(engine: AsyncEngine) -> None:
     from opentelemetry.metrics import get_meter
 
     usage = get_meter("linkage").create_up_down_counter("db.client.connections.usage", unit="connections")
-    EngineTracer(tracer(), engine.sync_engine, usage)
+    cast(Any, EngineTracer)(tracer(), engine.sync_engine, usage)  # the instrumentation is untyped
     _instrumented_engines.add(id(engine.sync_engine))
 
 

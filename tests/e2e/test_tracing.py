@@ -31,10 +31,18 @@ async def _traceparents(infra: Infra, schema: str, key: str) -> list[str]:
 
 def _file_complaint(stack: Stack, traceparent: str) -> httpx.Response:
     headers = {"traceparent": traceparent, **stack.operator_headers}
-    return httpx.post(f"{stack.url('intake')}/api/v1/complaints", headers=headers, timeout=10, json={
-        "call_id": f"trace-{uuid.uuid4()}", "caller_phone": "13900001111", "kind": "投诉",
-        "text": f"万年场路{secrets.randbelow(900) + 100}号附近下水道堵塞返臭", "matter_code": "SZ005",
-    })
+    return httpx.post(
+        f"{stack.url('intake')}/api/v1/complaints",
+        headers=headers,
+        timeout=10,
+        json={
+            "call_id": f"trace-{uuid.uuid4()}",
+            "caller_phone": "13900001111",
+            "kind": "投诉",
+            "text": f"万年场路{secrets.randbelow(900) + 100}号附近下水道堵塞返臭",
+            "matter_code": "SZ005",
+        },
+    )
 
 
 def _case_of(stack: Stack, complaint_id: str) -> str:
@@ -78,8 +86,11 @@ def test_one_trace_from_intake_through_dispatch_to_notify_is_exported(
     assert r.status_code == 201, r.text
     cid = _case_of(stack, r.json()["id"])
 
-    spans = wait_until(lambda: _complete(otlp_receiver, trace_id, caller_span), timeout_s=60,
-                       message=f"the exported trace {trace_id} to reach notify's delivery")
+    spans = wait_until(
+        lambda: _complete(otlp_receiver, trace_id, caller_span),
+        timeout_s=60,
+        message=f"the exported trace {trace_id} to reach notify's delivery",
+    )
     by_service: dict[str, list[ReceivedSpan]] = {}
     for span in spans:
         by_service.setdefault(span.service, []).append(span)
@@ -101,9 +112,7 @@ def test_one_trace_from_intake_through_dispatch_to_notify_is_exported(
     assert all(tp.split("-")[1] == trace_id for tp in delivered), delivered
 
 
-def test_an_outgoing_http_call_carries_the_trace_to_the_next_service(
-    stack: Stack, otlp_receiver: OtlpReceiver
-) -> None:
+def test_an_outgoing_http_call_carries_the_trace_to_the_next_service(stack: Stack, otlp_receiver: OtlpReceiver) -> None:
     """notify asks dispatch about a key it does not know (httpx, instrumented): dispatch's server span is a
     child of notify's client span."""
     trace_id = secrets.token_hex(16)

@@ -32,8 +32,7 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 
-DELIVERIES = Counter("linkage_notify_deliveries_total", "Send attempts by channel and outcome",
-                     ["channel", "outcome"])
+DELIVERIES = Counter("linkage_notify_deliveries_total", "Send attempts by channel and outcome", ["channel", "outcome"])
 
 
 def backoff(settings: NotifySettings, attempts: int) -> timedelta:
@@ -82,8 +81,12 @@ async def _send_traced(adapters: Adapters, message: Message, limit_s: float) -> 
 
 
 async def deliver_once(
-    maker: async_sessionmaker[AsyncSession], adapters: Adapters, settings: NotifySettings,
-    *, now: datetime | None = None, case_id: str | None = None,
+    maker: async_sessionmaker[AsyncSession],
+    adapters: Adapters,
+    settings: NotifySettings,
+    *,
+    now: datetime | None = None,
+    case_id: str | None = None,
 ) -> dict[str, int]:
     """One pass (optionally over one case's messages only); returns counts by outcome."""
     now = now or datetime.now(UTC)
@@ -119,17 +122,37 @@ async def deliver_once(
             counts[status] += 1
             DELIVERIES.labels(message.channel, status).inc()
             if status == "retry":
-                log.warning("message delivery failed; will retry", message_id=message.id, channel=message.channel,
-                            attempts=message.attempts, error=result.error)
+                log.warning(
+                    "message delivery failed; will retry",
+                    message_id=message.id,
+                    channel=message.channel,
+                    attempts=message.attempts,
+                    error=result.error,
+                )
                 continue
             if status == "failed":
-                log.error("message delivery failed for good", message_id=message.id, channel=message.channel,
-                          attempts=message.attempts, error=result.error)
+                log.error(
+                    "message delivery failed for good",
+                    message_id=message.id,
+                    channel=message.channel,
+                    attempts=message.attempts,
+                    error=result.error,
+                )
             add_event(
-                session, topics.DELIVERIES,
-                MessageDeliveredV1(message_id=message.id, case_id=message.case_id, tracking_code=message.tracking_code,
-                                   channel=message.channel, template=message.template, status=status, at=done),
-                key=message.case_id or message.id, source="notify", traceparent=traces.get(message.id),
+                session,
+                topics.DELIVERIES,
+                MessageDeliveredV1(
+                    message_id=message.id,
+                    case_id=message.case_id,
+                    tracking_code=message.tracking_code,
+                    channel=message.channel,
+                    template=message.template,
+                    status=status,
+                    at=done,
+                ),
+                key=message.case_id or message.id,
+                source="notify",
+                traceparent=traces.get(message.id),
             )
     return counts
 
@@ -138,8 +161,12 @@ async def run_delivery(runtime: ServiceRuntime) -> None:
     """Background job of the notify service: deliver due messages; drain a backlog without sleeping."""
     settings = runtime.extras.get("notify_settings") or get_notify_settings()
     adapters = Adapters(settings)
-    log.info("delivery job started", sms=adapters.sms.name, wechat=adapters.wechat.name,
-             max_attempts=settings.notify_max_attempts)
+    log.info(
+        "delivery job started",
+        sms=adapters.sms.name,
+        wechat=adapters.wechat.name,
+        max_attempts=settings.notify_max_attempts,
+    )
     try:
         while True:
             try:
