@@ -85,7 +85,7 @@ class Backoff:
         self.failures = 0
 
     def next_delay(self) -> float:
-        delay = min(self.cap, self.initial * (2**self.failures))
+        delay = min(self.cap, self.initial * float(2**self.failures))
         self.failures += 1
         return delay
 

@@ -153,7 +153,8 @@ def _fallback_year(year: int) -> tuple[dict[dt.date, str], dict[dt.date, str], s
     try:
         import holidays as holidays_pkg
 
-        data = holidays_pkg.China(years=year, language="zh_CN")
+        china: Any = getattr(holidays_pkg, "China")  # noqa: B009 - the package builds its countries lazily
+        data = china(years=year, language="zh_CN")
         for day, name in data.items():
             hol[day] = str(name)
             if "调休" in str(name):
