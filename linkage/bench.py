@@ -1,50 +1,136 @@
-"""`linkage bench`: pipeline throughput and latency next to the raw limits of this machine.
+"""`linkage bench`: the pipeline's figures next to the raw limits of this machine, measured in the same run.
 
-Everything is measured in the same run on the same machine: raw PostgreSQL commit rate (1 and 8
-connections), raw Kafka produce/consume rate, then the whole pipeline (HTTP in → complaint stored →
-case dispatched → counted) through real service processes. Figures are printed as ratios of the
-raw limits. The load generator runs on the same cores as the services, so ratios are conservative.
+Raw limits: a minimal FastAPI POST endpoint under the bench's own asyncio load generator, PostgreSQL
+single-row commits/s, Kafka produce/consume msg/s. Figures (each printed with its raw limit and the ratio):
+pipeline rate for operator-classified and free-text tickets ("done" = case dispatched, receipt recorded by
+notify, complaint counted by analytics — counted from PostgreSQL like :mod:`linkage.ledger`), latency at half
+that rate, SLA timer fire lag and scanner cost with 10 k (and, full mode, 1 M) open timers, replay rate of the
+cases topic, RSS per service idle and loaded. ``--replicas 2`` runs two processes of every service.
+The load generator runs on the same cores as the services, so ratios are conservative.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import datetime as dt
+import json
 import os
+import platform
+import subprocess
+import sys
 import time
 import uuid
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from linkage.loadgen import get_many, post_json
+from linkage.loadgen import LoadResult, get_many, post_json, post_json_paced
 from shared.db import sync_url
 from shared.kafka import ensure_topics, make_producer
 from shared.settings import Settings
 
 console = Console()
+REPO = Path(__file__).resolve().parent.parent
+FREE_TEXTS = (
+    "建设路{n}号路灯不亮，晚上很黑",
+    "小区门口井盖松动，车开过去有很大响声",
+    "垃圾桶满了好几天没人清运，臭味很大",
+    "人行道地砖破损，老人差点摔倒",
+    "菜市场门口占道经营，早上堵得走不动",
+    "楼下餐馆油烟太大，窗户都不敢开",
+    "半夜工地还在施工，噪音吵得睡不着",
+    "公交站的雨棚坏了，下雨没地方躲",
+)
+
+
+@dataclass(frozen=True)
+class Mode:
+    name: str
+    complaints: int  # per pipeline run (operator-classified, free-text)
+    latency_s: float  # paced run at half the operator-classified rate
+    raw_s: float  # each raw-limit measurement
+    kafka_messages: int
+    open_timers: tuple[int, ...]
+    due_timers: int  # falling due at 1,000/s
+    settle_s: float
+
+
+QUICK = Mode("quick", 500, 8.0, 2.0, 20_000, (10_000,), 1_000, 90.0)
+FULL = Mode("full", 3_000, 30.0, 5.0, 100_000, (10_000, 1_000_000), 5_000, 300.0)
+
+
+@dataclass
+class Figure:
+    name: str
+    value: float | None
+    unit: str
+    limit_name: str = ""
+    limit: float | None = None
+    target: str = ""  # e.g. "≥ 0.25 × raw POST"; met is judged against it when known
+    met: bool | None = None
+    note: str = ""
+
+    @property
+    def ratio(self) -> float | None:
+        if self.value is None or not self.limit:
+            return None
+        return self.value / self.limit
 
 
 @dataclass
 class Results:
-    rows: list[tuple[str, str, str]] = field(default_factory=list)
+    mode: str
+    replicas: int
+    started_at: str
+    machine: dict[str, Any]
     raw: dict[str, float] = field(default_factory=dict)
+    figures: list[Figure] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
 
-    def add(self, name: str, value: str, ratio: str = "") -> None:
-        self.rows.append((name, value, ratio))
-        console.print(f"  {name}: {value} {ratio}")
+    def add(self, figure: Figure) -> Figure:
+        self.figures.append(figure)
+        ratio = f" ({figure.ratio:.3f} × {figure.limit_name})" if figure.ratio is not None else ""
+        value = "n/a" if figure.value is None else f"{figure.value:,.3g}"
+        console.print(f"  {figure.name}: {value} {figure.unit}{ratio} {figure.note}")
+        return figure
+
+    def to_json(self) -> dict[str, Any]:
+        body = asdict(self)
+        body["figures"] = [{**asdict(f), "ratio": f.ratio} for f in self.figures]
+        return body
 
 
-def percentile(values: list[float], q: float) -> float:
+def percentile(values: Sequence[float], q: float) -> float | None:
     if not values:
-        return float("nan")
+        return None
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def machine() -> dict[str, Any]:
+    info: dict[str, Any] = {"cores": os.cpu_count(), "python": platform.python_version(), "system": platform.platform()}
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+    with contextlib.suppress(OSError, ValueError):
+        total_kb = int(Path("/proc/meminfo").read_text().split()[1])
+        info["memory_gb"] = round(total_kb / 1024 / 1024, 1)
+    with contextlib.suppress(OSError):
+        info["loadavg_at_start"] = os.getloadavg()
+    return info
+
+
+# ---------------------------------------------------------------------------------------- raw limits
 async def raw_postgres_commits(url: str, connections: int, seconds: float) -> float:
     setup = await asyncpg.connect(sync_url(url))
     await setup.execute("CREATE TABLE IF NOT EXISTS bench_commits (id bigserial primary key, v text)")
@@ -77,131 +163,613 @@ async def raw_kafka(settings: Settings, messages: int) -> tuple[float, float]:
     await asyncio.gather(*futures)
     produce_rate = messages / (time.perf_counter() - started)
     await producer.stop()
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=settings.kafka_bootstrap, auto_offset_reset="earliest",
-                                group_id=f"bench-{uuid.uuid4().hex[:6]}", enable_auto_commit=False)
+    seen, elapsed = await read_topic_from_start(settings, topic, messages, decode=False)
+    return produce_rate, seen / elapsed if elapsed else 0.0
+
+
+async def read_topic_from_start(
+    settings: Settings, topic: str, expected: int | None, *, decode: bool, idle_s: float = 2.0
+) -> tuple[int, float]:
+    """A fresh consumer group reads ``topic`` from the start (``decode``: parse every CloudEvent and validate its
+    payload like the services' consumers do); returns (records, seconds from the first to the last record)."""
+    from shared.events.envelope import decode_message
+
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=settings.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        group_id=f"bench-replay-{uuid.uuid4().hex[:6]}",
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=4 << 20,
+    )
     await consumer.start()
-    seen = 0
-    started = time.perf_counter()
-    while seen < messages:
-        batch = await consumer.getmany(timeout_ms=1000, max_records=5000)
-        seen += sum(len(v) for v in batch.values())
-        if time.perf_counter() - started > 60:
-            break
-    consume_rate = seen / (time.perf_counter() - started)
-    await consumer.stop()
-    return produce_rate, consume_rate
+    seen, first, last = 0, 0.0, 0.0
+    try:
+        idle_since = time.perf_counter()
+        while (expected is None or seen < expected) and time.perf_counter() - idle_since < idle_s:
+            batch = await consumer.getmany(timeout_ms=500, max_records=5000)
+            records = [r for part in batch.values() for r in part]
+            if not records:
+                continue
+            if not first:
+                first = time.perf_counter()
+            if decode:
+                for record in records:
+                    decode_message(record.headers, record.value).payload()
+            seen += len(records)
+            last = idle_since = time.perf_counter()
+    finally:
+        await consumer.stop()
+    return seen, last - first
 
 
-async def pipeline(
-    intake_url: str, db_url: str, count: int, concurrency: int, headers: dict[str, str]
-) -> dict[str, Any]:
-    """File ``count`` hotline tickets (``headers``: the operator's X-API-Key) and time them to cases."""
-    tag = f"bench-{uuid.uuid4().hex[:8]}"
-    documents = [
-        {"call_id": f"{tag}-{i}", "caller_phone": "13900000000", "kind": "投诉", "matter_code": "SZ003",
-         "text": f"建设路{i % 200 + 1}号路灯不亮，晚上很黑", "address": f"成华区建设路{i % 200 + 1}号"}
-        for i in range(count)
-    ]
-    started = time.perf_counter()
-    load = await post_json(f"{intake_url}/api/v1/complaints", documents, concurrency, headers)
-    errors = sum(1 for s in load.statuses if s not in (200, 201))
+TRIVIAL_APP = """
+import sys, uvicorn
+from typing import Any
+from fastapi import FastAPI
+app = FastAPI()
+@app.post("/echo")
+async def echo(body: dict[str, Any]) -> dict[str, str]:
+    return {"id": "x"}
+@app.get("/healthz")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_config=None, access_log=False)
+"""
+
+
+async def raw_post_rate(documents: list[dict[str, Any]], concurrency: int) -> float:
+    """A minimal FastAPI POST endpoint (JSON body parsed, same uvicorn settings as the services) under the bench's
+    own load generator: the ceiling of any HTTP-in figure on this machine."""
+    from linkage.infra import free_port
+
+    port = free_port()
+    proc = subprocess.Popen(  # noqa: ASYNC220 - started once, before any load
+        [sys.executable, "-c", TRIVIAL_APP, str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        for _ in range(100):
+            with contextlib.suppress(OSError):
+                await get_many(f"http://127.0.0.1:{port}/healthz", 1, 1)
+                break
+            await asyncio.sleep(0.1)
+        await post_json(f"http://127.0.0.1:{port}/echo", documents[:200], concurrency)  # warm-up
+        return (await post_json(f"http://127.0.0.1:{port}/echo", documents, concurrency)).rate
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+# ---------------------------------------------------------------------------------------- pipeline
+def hotline_documents(tag: str, count: int, *, free_text: bool) -> list[dict[str, Any]]:
+    documents = []
+    for i in range(count):
+        doc: dict[str, Any] = {
+            "call_id": f"{tag}-{i}",
+            "caller_phone": f"139{i % 100_000_000:08d}",
+            "kind": "投诉",
+            "text": FREE_TEXTS[i % len(FREE_TEXTS)].format(n=i % 200 + 1) + f"（第{i}号）",
+            "address": f"成华区建设路{i % 200 + 1}号",
+        }
+        if not free_text:
+            doc["matter_code"] = "SZ003"
+            doc["text"] = f"建设路{i % 200 + 1}号路灯不亮，晚上很黑（第{i}号）"
+        documents.append(doc)
+    return documents
+
+
+_DONE = """
+SELECT c.complaint_id, extract(epoch FROM i.received_at) AS received,
+       extract(epoch FROM c.dispatched_at) AS dispatched
+FROM dispatch.cases c JOIN intake.complaints i ON i.id = c.complaint_id
+WHERE i.channel_key LIKE $1 AND NOT (c.complaint_id = ANY($2::text[])) AND c.dispatched_at IS NOT NULL
+  AND EXISTS (SELECT 1 FROM notify.messages m WHERE m.case_id = c.id AND m.template = 'receipt')
+  AND EXISTS (SELECT 1 FROM analytics.case_status s WHERE s.case_id = c.id)
+"""
+
+
+@dataclass
+class Tracked:
+    """When each accepted complaint was received, dispatched and first seen counted (polled every 0.1 s)."""
+
+    received: dict[str, float] = field(default_factory=dict)
+    dispatched: dict[str, float] = field(default_factory=dict)
+    counted: dict[str, float] = field(default_factory=dict)
+    last_done: float = 0.0
+
+
+async def track_done(
+    db_url: str, tag: str, ids: list[str], sending: asyncio.Task[Any], settle_s: float, progress: Progress, task: Any
+) -> Tracked:
+    """Poll PostgreSQL for complaints whose call id carries ``tag`` until all accepted ones (``ids``, filled when
+    the answers are in) are done, or ``settle_s`` after the last answer."""
+    tracked = Tracked()
     conn = await asyncpg.connect(sync_url(db_url))
     try:
+        deadline = None
         while True:
-            done = await conn.fetchval(
-                "SELECT count(*) FROM dispatch.cases WHERE tracking_code IN "
-                "(SELECT tracking_code FROM intake.complaints WHERE channel_key LIKE $1)", f"{tag}-%")
-            if done >= count or time.perf_counter() - started > 300:
-                break
-            await asyncio.sleep(0.05)
-        pipeline_elapsed = time.perf_counter() - started
-        lags = await conn.fetch(
-            "SELECT extract(epoch FROM c.created_at - i.received_at) AS lag FROM dispatch.cases c "
-            "JOIN intake.complaints i ON i.tracking_code = c.tracking_code WHERE i.channel_key LIKE $1", f"{tag}-%")
+            now = time.time()
+            for row in await conn.fetch(_DONE, f"{tag}-%", list(tracked.counted)):
+                cid = row["complaint_id"]
+                tracked.received[cid] = float(row["received"])
+                tracked.dispatched[cid] = float(row["dispatched"])
+                tracked.counted[cid] = now
+                tracked.last_done = time.perf_counter()
+            progress.update(task, completed=len(tracked.counted))
+            if sending.done():
+                deadline = deadline or time.perf_counter() + settle_s
+                if set(ids) <= set(tracked.counted) or time.perf_counter() > deadline:
+                    return tracked
+            await asyncio.sleep(0.1)
     finally:
         await conn.close()
-    lag_values = [float(r["lag"]) for r in lags]
+
+
+def accepted_ids(load: LoadResult) -> list[str]:
+    ids = []
+    for status, body in zip(load.statuses, load.bodies, strict=True):
+        if status in (200, 201):
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                ids.append(str(json.loads(body)["id"]))
+    return ids
+
+
+async def run_pipeline(
+    intake_urls: list[str],
+    db_url: str,
+    tag: str,
+    documents: list[dict[str, Any]],
+    headers: dict[str, str],
+    *,
+    concurrency: int,
+    rate: float | None,
+    settle_s: float,
+    progress: Progress,
+    label: str,
+) -> dict[str, Any]:
+    """Send ``documents`` (closed loop, or paced at ``rate``/s) spread over the intake replicas; wait until done."""
+    task = progress.add_task(label, total=len(documents))
+    ids: list[str] = []
+    loads: list[LoadResult] = []
+    n = len(intake_urls)
+
+    async def send() -> None:
+        async def one(url: str, docs: list[dict[str, Any]]) -> None:
+            path = f"{url}/api/v1/complaints"
+            if rate is None:
+                load = await post_json(path, docs, max(1, concurrency // n), headers)
+            else:
+                load = await post_json_paced(path, docs, rate / n, max(1, concurrency // n), headers)
+            loads.append(load)
+            ids.extend(accepted_ids(load))
+
+        await asyncio.gather(*(one(url, documents[i::n]) for i, url in enumerate(intake_urls)))
+
+    started = time.perf_counter()
+    sending = asyncio.create_task(send())
+    tracked = await track_done(db_url, tag, ids, sending, settle_s, progress, task)
+    await sending
+    progress.update(task, completed=len(tracked.counted), visible=False)
+    latencies = [x for load in loads for x in load.latencies]
+    statuses = [s for load in loads for s in load.statuses]
+    http_elapsed = max((load.elapsed for load in loads), default=0.0)
+    to_dispatched = [tracked.dispatched[c] - tracked.received[c] for c in tracked.counted]
+    to_counted = [tracked.counted[c] - tracked.received[c] for c in tracked.counted]
+    done = len(set(ids) & set(tracked.counted))
     return {
-        "count": count,
-        "errors": errors,
-        "cases": done,
-        "http_rate": load.rate,
-        "pipeline_rate": done / pipeline_elapsed,
-        "p50": percentile(load.latencies, 0.50),
-        "p95": percentile(load.latencies, 0.95),
-        "p99": percentile(load.latencies, 0.99),
-        "e2e_p50": percentile(lag_values, 0.50),
-        "e2e_p95": percentile(lag_values, 0.95),
+        "sent": len(documents),
+        "accepted": len(ids),
+        "done": done,
+        "errors": sum(1 for s in statuses if s not in (200, 201)),
+        "lost": len(ids) - done,
+        "http_rate": len(statuses) / http_elapsed if http_elapsed else 0.0,
+        "pipeline_rate": done / (tracked.last_done - started) if done else 0.0,
+        "post_p50": percentile(latencies, 0.50),
+        "post_p95": percentile(latencies, 0.95),
+        "post_p99": percentile(latencies, 0.99),
+        "dispatched_p50": percentile(to_dispatched, 0.50),
+        "dispatched_p99": percentile(to_dispatched, 0.99),
+        "counted_p50": percentile(to_counted, 0.50),
+        "counted_p99": percentile(to_counted, 0.99),
     }
 
 
-def classification_quality(results: Results) -> None:
-    from services.intake.classify.evaluate import DEFAULT_HELDOUT, evaluate
+# ---------------------------------------------------------------------------------------- RSS
+class RssSampler:
+    """Resident memory of every service process: idle now, the maximum while :meth:`sampling` runs."""
 
-    if not os.path.exists(DEFAULT_HELDOUT):
-        results.add("classification quality", "held-out set not found (run from a source checkout)")
-        return
-    scores = evaluate()
-    n = scores["n"]
-    results.add(f"classification: category macro-F1 (held-out, n={n})", f"{scores['category_macro_f1']:.3f}",
-                f"top-3 accuracy {scores['category_top3_accuracy']:.3f}")
-    results.add("classification: kind macro-F1 (held-out)", f"{scores['kind_macro_f1']:.3f}")
-    results.add("classification: emergency recall / precision (held-out)",
-                f"{scores['emergency_recall']:.3f} / {scores['emergency_precision']:.3f}")
+    def __init__(self, pids: dict[str, int]) -> None:
+        import psutil
+
+        self.processes = {name: psutil.Process(pid) for name, pid in pids.items()}
+        self.peak: dict[str, float] = {}
+
+    def now(self) -> dict[str, float]:
+        out = {}
+        for name, proc in self.processes.items():
+            with contextlib.suppress(Exception):
+                out[name] = proc.memory_info().rss / 1024 / 1024
+        return out
+
+    @contextlib.asynccontextmanager
+    async def sampling(self) -> Any:
+        async def loop() -> None:
+            while True:
+                for name, mb in self.now().items():
+                    self.peak[name] = max(self.peak.get(name, 0.0), mb)
+                await asyncio.sleep(0.5)
+
+        task = asyncio.create_task(loop())
+        try:
+            yield self
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
-def run_bench(count: int = 2000, concurrency: int = 32, seconds: float = 3.0) -> int:
-    from linkage.harness import start_infra, start_stack, stop_infra
+# ---------------------------------------------------------------------------------------- SLA timers
+_CLAIM = (
+    "SELECT id FROM dispatch.case_timers WHERE fired_at IS NULL AND due_at <= now() "
+    "ORDER BY due_at, id LIMIT 100 FOR UPDATE SKIP LOCKED"
+)
+
+
+async def fill_open_timers(conn: asyncpg.Connection, total: int) -> None:
+    """Top up to ``total`` open timers due in 30+ days (synthetic case ids: they never fire during the bench)."""
+    have = int(await conn.fetchval("SELECT count(*) FROM dispatch.case_timers WHERE fired_at IS NULL"))
+    if total > have:
+        await conn.execute(
+            "INSERT INTO dispatch.case_timers (case_id, kind, due_at, attempts) "
+            "SELECT 'BENCH' || lpad(g::text, 21, '0'), (ARRAY['sign_due','yellow','red','survey_due'])[1 + g % 4], "
+            "now() + interval '30 days' + g * interval '1 second', 0 FROM generate_series($1::bigint, $2::bigint) g",
+            have + 1,
+            total,
+        )
+        await conn.execute("ANALYZE dispatch.case_timers")
+
+
+async def claim_cost_ms(conn: asyncpg.Connection, repeats: int = 30) -> float:
+    """Median time of the scanner's claim query (nothing due), rolled back: the per-scan cost of open timers."""
+    samples = []
+    for _ in range(repeats):
+        tx = conn.transaction()
+        await tx.start()
+        try:
+            started = time.perf_counter()
+            await conn.fetch(_CLAIM)
+            samples.append((time.perf_counter() - started) * 1000)
+        finally:
+            await tx.rollback()
+    return float(percentile(samples, 0.5) or 0.0)
+
+
+async def timer_lag(db_url: str, due: int, timeout_s: float) -> dict[str, Any]:
+    """``due`` sign-for timers of real dispatched cases fall due at 1,000/s starting in 2 s; the running dispatch
+    service(s) fire them. Lag = fired_at (the scan's clock) − due_at."""
+    conn = await asyncpg.connect(sync_url(db_url))
+    try:
+        tag = f"bench-{uuid.uuid4().hex[:6]}"
+        cases = [
+            r[0]
+            for r in await conn.fetch(
+                "SELECT id FROM dispatch.cases WHERE state = 'dispatched' ORDER BY id LIMIT $1", due
+            )
+        ]
+        if not cases:
+            return {"timers": 0}
+        await conn.execute(
+            "INSERT INTO dispatch.case_timers (case_id, kind, due_at, attempts, last_error) "
+            "SELECT c, 'sign_due', now() + interval '2 seconds' + (n - 1) * interval '1 millisecond', 0, $2 "
+            "FROM unnest($1::text[]) WITH ORDINALITY AS u(c, n)",
+            cases,
+            tag,
+        )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            left = await conn.fetchval(
+                "SELECT count(*) FROM dispatch.case_timers WHERE last_error = $1 AND fired_at IS NULL", tag
+            )
+            if left == 0:
+                break
+            await asyncio.sleep(0.2)
+        rows = await conn.fetch(
+            "SELECT extract(epoch FROM fired_at - due_at) AS lag, outcome FROM dispatch.case_timers "
+            "WHERE last_error = $1 AND fired_at IS NOT NULL",
+            tag,
+        )
+    finally:
+        await conn.close()
+    lags = [float(r["lag"]) for r in rows]
+    outcomes: dict[str, int] = {}
+    for r in rows:
+        outcomes[r["outcome"]] = outcomes.get(r["outcome"], 0) + 1
+    return {
+        "timers": len(cases),
+        "fired": len(rows),
+        "outcomes": outcomes,
+        "lag_p50": percentile(lags, 0.5),
+        "lag_p99": percentile(lags, 0.99),
+    }
+
+
+# ---------------------------------------------------------------------------------------- the run
+@contextlib.contextmanager
+def progress_bars() -> Iterator[Progress]:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        yield progress
+
+
+def run_bench(
+    quick: bool = True,
+    replicas: int = 1,
+    count: int | None = None,
+    concurrency: int = 32,
+    out_dir: Path | None = None,
+) -> int:
+    from linkage.harness import start_infra, start_replicated_stack, stop_infra
     from shared.migrations import upgrade_all
 
-    results = Results()
-    console.print(f"[bold]Linkage bench[/bold] on {os.cpu_count()} cores; starting PostgreSQL and the broker…")
+    mode = QUICK if quick else FULL
+    if count:
+        mode = Mode(
+            mode.name,
+            count,
+            mode.latency_s,
+            mode.raw_s,
+            mode.kafka_messages,
+            mode.open_timers,
+            mode.due_timers,
+            mode.settle_s,
+        )
+    results = Results(
+        mode=mode.name, replicas=replicas, started_at=dt.datetime.now(dt.UTC).isoformat(), machine=machine()
+    )
+    results.details["mode"] = asdict(mode)
+    console.print(
+        f"[bold]Linkage bench[/bold] ({mode.name}, {replicas} replica(s) per service) on "
+        f"{results.machine.get('cores')} cores; starting PostgreSQL and the broker…"
+    )
     infra = start_infra()
     try:
-        settings = infra.settings(partitions=12)
+        settings = infra.settings(partitions=4)
         upgrade_all(settings)
-        console.print("[bold]Raw limits of this machine[/bold]")
-        pg1 = asyncio.run(raw_postgres_commits(infra.database_url, 1, seconds))
-        pg8 = asyncio.run(raw_postgres_commits(infra.database_url, 8, seconds))
-        results.add("raw PostgreSQL single-row commits/s, 1 connection", f"{pg1:,.0f}")
-        results.add("raw PostgreSQL single-row commits/s, 8 connections", f"{pg8:,.0f}")
-        produce, consume = asyncio.run(raw_kafka(settings, 50_000))
-        results.add("raw Kafka produce msg/s (acks=all, 400 B)", f"{produce:,.0f}")
-        results.add("raw Kafka consume msg/s", f"{consume:,.0f}")
-
-        console.print(f"[bold]Pipeline[/bold]: {count} hotline complaints, {concurrency} concurrent clients")
-        stack = start_stack(infra)
-        try:
-            op = stack.operator_headers  # hotline tickets need an operator key
-            asyncio.run(pipeline(stack.url("intake"), infra.database_url, 50, 8, op))  # warm-up
-            http_limit = asyncio.run(get_many(f"{stack.url('intake')}/healthz", 5000, concurrency)).rate
-            p = asyncio.run(pipeline(stack.url("intake"), infra.database_url, count, concurrency, op))
-        finally:
-            stack.stop()
-        results.add("raw HTTP requests/s (intake GET /healthz, same load generator)", f"{http_limit:,.0f}")
-        results.add("intake HTTP accepted complaints/s", f"{p['http_rate']:,.0f}",
-                    f"= {p['http_rate'] / pg8:.2f} × raw 8-connection commits, "
-                    f"{p['http_rate'] / http_limit:.2f} × raw HTTP")
-        results.add("pipeline complaints/s (HTTP in → case dispatched)", f"{p['pipeline_rate']:,.0f}",
-                    f"= {p['pipeline_rate'] / pg8:.2f} × raw 8-connection commits, "
-                    f"{p['pipeline_rate'] / produce:.3f} × raw produce")
-        results.add("intake POST latency p50 / p95 / p99",
-                    f"{p['p50'] * 1000:.0f} / {p['p95'] * 1000:.0f} / {p['p99'] * 1000:.0f} ms")
-        results.add("complaint received → case created p50 / p95",
-                    f"{p['e2e_p50'] * 1000:.0f} / {p['e2e_p95'] * 1000:.0f} ms")
-        results.add("errors / cases created", f"{p['errors']} / {p['cases']} of {p['count']}")
-        classification_quality(results)
+        with progress_bars() as progress:
+            raw_limits(results, infra.database_url, settings, mode, concurrency, progress)
+            stack = start_replicated_stack(infra, replicas)
+            try:
+                asyncio.run(system_figures(results, infra.database_url, settings, stack, mode, concurrency, progress))
+            finally:
+                stack.stop()
     finally:
         stop_infra(infra)
     print_table(results)
+    path = write_json(results, out_dir or REPO / "bench" / "results")
+    console.print(f"results written to {path}")
     return 0
 
 
+def raw_limits(
+    results: Results, db_url: str, settings: Settings, mode: Mode, concurrency: int, progress: Progress
+) -> None:
+    task = progress.add_task("raw limits", total=4)
+    documents = hotline_documents("raw", max(2000, mode.complaints * 4), free_text=False)
+    results.raw["post_rps"] = asyncio.run(raw_post_rate(documents, concurrency))
+    progress.advance(task)
+    results.raw["pg_commits_1"] = asyncio.run(raw_postgres_commits(db_url, 1, mode.raw_s))
+    results.raw["pg_commits_8"] = asyncio.run(raw_postgres_commits(db_url, 8, mode.raw_s))
+    progress.advance(task)
+    produce, consume = asyncio.run(raw_kafka(settings, mode.kafka_messages))
+    results.raw["kafka_produce"], results.raw["kafka_consume"] = produce, consume
+    progress.advance(task, 2)
+    progress.update(task, visible=False)
+    console.print("[bold]Raw limits[/bold] (same run)")
+    for label, key in (
+        ("minimal FastAPI POST req/s (own load generator)", "post_rps"),
+        ("PostgreSQL single-row commits/s, 1 connection", "pg_commits_1"),
+        ("PostgreSQL single-row commits/s, 8 connections", "pg_commits_8"),
+        ("Kafka produce msg/s (acks=all, 400 B)", "kafka_produce"),
+        ("Kafka consume msg/s (fresh group, no decoding)", "kafka_consume"),
+    ):
+        console.print(f"  {label}: {results.raw[key]:,.0f}")
+
+
+def _ms(value: float | None) -> float | None:
+    return None if value is None else value * 1000
+
+
+async def system_figures(
+    results: Results, db_url: str, settings: Settings, stack: Any, mode: Mode, concurrency: int, progress: Progress
+) -> None:
+    raw = results.raw
+    intake_urls = [svc.url for svc in stack.services.values() if svc.name == "intake"]
+    headers = stack.operator_headers
+    sampler = RssSampler({key: svc.proc.pid for key, svc in stack.services.items()})
+    warm = f"warm{uuid.uuid4().hex[:6]}"
+    await run_pipeline(
+        intake_urls,
+        db_url,
+        warm,
+        hotline_documents(warm, 60, free_text=True),
+        headers,
+        concurrency=8,
+        rate=None,
+        settle_s=60,
+        progress=progress,
+        label="warm-up",
+    )
+    await asyncio.sleep(1.0)
+    idle = sampler.now()
+    results.details["rss_idle_mb"] = idle
+    tag = uuid.uuid4().hex[:6]
+    runs: dict[str, dict[str, Any]] = {}
+    async with sampler.sampling():
+        for kind, free_text in (("operator-classified", False), ("free-text", True)):
+            run_tag = f"{tag}{kind[:4]}"
+            docs = hotline_documents(run_tag, mode.complaints, free_text=free_text)
+            runs[kind] = await run_pipeline(
+                intake_urls,
+                db_url,
+                run_tag,
+                docs,
+                headers,
+                concurrency=concurrency,
+                rate=None,
+                settle_s=mode.settle_s,
+                progress=progress,
+                label=f"pipeline: {kind}",
+            )
+        half = max(1.0, runs["operator-classified"]["pipeline_rate"] / 2)
+        docs = hotline_documents(f"{tag}half", int(half * mode.latency_s), free_text=False)
+        runs["half-rate"] = await run_pipeline(
+            intake_urls,
+            db_url,
+            f"{tag}half",
+            docs,
+            headers,
+            concurrency=64,
+            rate=half,
+            settle_s=mode.settle_s,
+            progress=progress,
+            label=f"latency at {half:,.0f}/s",
+        )
+    results.details["pipeline"] = runs
+    results.details["rss_loaded_mb"] = sampler.peak
+    console.print(f"[bold]Pipeline[/bold] ({mode.complaints} complaints per run, {concurrency} clients)")
+    for kind in ("operator-classified", "free-text"):
+        r = runs[kind]
+        results.add(
+            Figure(
+                f"pipeline rate, {kind} (done: dispatched + receipt + counted)",
+                r["pipeline_rate"],
+                "complaints/s",
+                "raw POST",
+                raw["post_rps"],
+                "≥ 0.25 × raw POST",
+                r["pipeline_rate"] >= 0.25 * raw["post_rps"] and r["errors"] == 0 and r["lost"] == 0,
+                f"errors {r['errors']}, not done {r['lost']} of {r['accepted']}",
+            )
+        )
+        results.add(Figure(f"intake accepted, {kind}", r["http_rate"], "complaints/s", "raw POST", raw["post_rps"]))
+    h = runs["half-rate"]
+    note = f"at {half:,.0f}/s, errors {h['errors']}, not done {h['lost']} of {h['accepted']}"
+    for key, label, target_ms in (
+        ("post_p99", "intake POST p99", 50),
+        ("dispatched_p99", "received → dispatched p99", 250),
+        ("counted_p99", "received → counted p99 (polled every 0.1 s)", 1000),
+    ):
+        value = _ms(h[key])
+        results.add(
+            Figure(
+                label,
+                value,
+                "ms",
+                target=f"≤ {target_ms} ms",
+                met=None if value is None else value <= target_ms,
+                note=note,
+            )
+        )
+    results.add(Figure("intake POST p50 / p95", _ms(h["post_p50"]), "ms", note=f"p95 {_ms(h['post_p95']) or 0:.0f} ms"))
+
+    await timer_figures(results, db_url, mode, progress)
+    await replay_figure(results, settings, progress)
+    loaded = sampler.peak
+    for key in stack.services:
+        results.add(
+            Figure(
+                f"RSS {key} idle / loaded",
+                idle.get(key),
+                "MB",
+                target="≤ 150 MB idle",
+                met=None if key not in idle else idle[key] <= 150,
+                note=f"loaded peak {loaded.get(key, 0):.0f} MB",
+            )
+        )
+
+
+async def timer_figures(results: Results, db_url: str, mode: Mode, progress: Progress) -> None:
+    task = progress.add_task("SLA timers", total=len(mode.open_timers) * 2)
+    conn = await asyncpg.connect(sync_url(db_url))
+    try:
+        for total in mode.open_timers:
+            await fill_open_timers(conn, total)
+            progress.advance(task)
+            cost = await claim_cost_ms(conn)
+            lag = await timer_lag(db_url, mode.due_timers, timeout_s=60)
+            progress.advance(task)
+            results.details.setdefault("timers", {})[str(total)] = {"claim_ms": cost, **lag}
+            results.add(
+                Figure(
+                    f"SLA scanner claim query, {total:,} open timers",
+                    cost,
+                    "ms (median, nothing due)",
+                    note="should not grow with open timers",
+                )
+            )
+            results.add(
+                Figure(
+                    f"SLA fire lag p99, {total:,} open, {lag.get('timers', 0)} due at 1,000/s",
+                    _ms(lag.get("lag_p99")),
+                    "ms",
+                    target="≤ 1000 ms",
+                    met=None if lag.get("lag_p99") is None else lag["lag_p99"] <= 1.0,
+                    note=f"p50 {_ms(lag.get('lag_p50')) or 0:.0f} ms, outcomes {lag.get('outcomes')}",
+                )
+            )
+    finally:
+        await conn.close()
+        progress.update(task, visible=False)
+
+
+async def replay_figure(results: Results, settings: Settings, progress: Progress) -> None:
+    from shared.topics import CASES
+
+    task = progress.add_task("replay of the cases topic", total=None)
+    topic = settings.topic(CASES)
+    seen, elapsed = await read_topic_from_start(settings, topic, None, decode=True)
+    progress.update(task, visible=False)
+    rate = seen / elapsed if elapsed else None
+    results.details["replay"] = {"records": seen, "seconds": elapsed}
+    results.add(
+        Figure(
+            "replay: fresh consumer group re-reads + decodes the cases topic",
+            rate,
+            "msg/s",
+            "raw consume",
+            results.raw["kafka_consume"],
+            "≥ 0.5 × raw consume",
+            None if rate is None else rate >= 0.5 * results.raw["kafka_consume"],
+            f"{seen} records; no `linkage analytics rebuild` exists yet",
+        )
+    )
+
+
 def print_table(results: Results) -> None:
-    table = Table(title="Linkage bench (same machine, same run)")
-    table.add_column("measure")
+    table = Table(title=f"Linkage bench ({results.mode}, {results.replicas} replica(s); same machine, same run)")
+    table.add_column("figure")
     table.add_column("value", justify="right")
-    table.add_column("ratio to raw limit")
-    for row in results.rows:
-        table.add_row(*row)
+    table.add_column("raw limit (same run)", justify="right")
+    table.add_column("ratio", justify="right")
+    table.add_column("target")
+    for f in results.figures:
+        value = "n/a" if f.value is None else f"{f.value:,.1f} {f.unit}"
+        limit = f"{f.limit:,.0f} ({f.limit_name})" if f.limit else ""
+        ratio = f"{f.ratio:.3f}" if f.ratio is not None else ""
+        verdict = {True: "[green]met[/green]", False: "[red]missed[/red]", None: ""}[f.met]
+        table.add_row(f.name, value, limit, ratio, f"{f.target} {verdict}".strip())
     console.print(table)
+
+
+def write_json(results: Results, out_dir: Path) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = out_dir / f"{stamp}.json"
+    path.write_text(json.dumps(results.to_json(), ensure_ascii=False, indent=2, default=str))
+    return path

@@ -136,15 +136,21 @@ def migrate(
 
 @app.command()
 def bench(
-    count: Annotated[int, typer.Option(min=1, max=1_000_000, help="Complaints sent through the pipeline.")] = 2000,
+    quick: Annotated[
+        bool, typer.Option("--quick/--full", help="Quick (< 3 min, 10 k open timers) or full (1 M open timers).")
+    ] = True,
+    replicas: Annotated[int, typer.Option(min=1, max=4, help="Processes of every service (same broker, same DB).")] = 1,
+    count: Annotated[
+        int | None, typer.Option(min=1, max=1_000_000, help="Complaints per pipeline run (default: by mode).")
+    ] = None,
     concurrency: Annotated[int, typer.Option(min=1, max=1024, help="Concurrent HTTP clients.")] = 32,
-    seconds: Annotated[float, typer.Option(min=0.1, max=600.0, help="Duration of each raw-limit measurement.")] = 3.0,
+    out: Annotated[Path | None, typer.Option(help="Directory for the JSON results (default bench/results).")] = None,
 ) -> None:
-    """Throughput and latency of the pipeline next to this machine's raw PostgreSQL and Kafka limits."""
+    """Pipeline, latency, SLA timers, replay and memory, each next to this machine's raw limits (same run)."""
     _need_local()
     from linkage.bench import run_bench
 
-    raise typer.Exit(run_bench(count=count, concurrency=concurrency, seconds=seconds))
+    raise typer.Exit(run_bench(quick=quick, replicas=replicas, count=count, concurrency=concurrency, out_dir=out))
 
 
 @app.command()

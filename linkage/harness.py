@@ -308,3 +308,27 @@ def wait_until(
             return last
         time.sleep(interval_s)
     raise AssertionError(f"timed out after {timeout_s}s waiting for {message}; last value: {last!r}")
+
+
+def replica_name(name: str, replica: int) -> str:
+    """``dispatch`` for the first replica, ``dispatch-2`` for the second (keys of :attr:`Stack.services`)."""
+    return name if replica == 1 else f"{name}-{replica}"
+
+
+def start_replicated_stack(infra: Infra, replicas: int = 2, names: tuple[str, ...] = SERVICE_NAMES) -> Stack:
+    """``replicas`` processes of every service against the same database and broker (consumer groups share the
+    partitions, relays take an advisory lock, the SLA scanner claims timers with SKIP LOCKED)."""
+    services = {replica_name(name, r): ServiceProcess(name, infra) for r in range(1, replicas + 1) for name in names}
+    if "dispatch" in services:
+        for svc in services.values():
+            svc.extra_env["LINKAGE_DISPATCH_URL"] = services["dispatch"].url
+    try:
+        for svc in services.values():
+            svc.start(wait=False)
+        for svc in services.values():
+            svc.wait_ready()
+    except BaseException:
+        for svc in services.values():
+            svc.stop()
+        raise
+    return Stack(services, operator_key=create_operator(infra)[1] if "intake" in services else "")

@@ -83,3 +83,55 @@ async def post_json(
 async def get_many(url: str, count: int, concurrency: int) -> LoadResult:
     """GET ``url`` ``count`` times over ``concurrency`` keep-alive connections."""
     return await _run("GET", url, [b""] * count, concurrency)
+
+
+async def post_json_paced(
+    url: str,
+    documents: Sequence[dict[str, Any]],
+    rate: float,
+    connections: int,
+    headers: Mapping[str, str] | None = None,
+) -> LoadResult:
+    """Open-loop load: document ``i`` is due at ``start + i / rate``; its latency counts from that moment, so
+    time spent waiting for a free connection is included (no coordinated omission)."""
+    parts = urlsplit(url)
+    extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    queue: asyncio.Queue[tuple[float, bytes] | None] = asyncio.Queue()
+    result = LoadResult()
+
+    async def worker() -> None:
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            while (item := await queue.get()) is not None:
+                due, payload = item
+                head = (
+                    f"POST {parts.path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n{extra}"
+                    f"Content-Length: {len(payload)}\r\n\r\n"
+                ).encode()
+                writer.write(head + payload)
+                status_line = await reader.readline()
+                length = 0
+                while (line := await reader.readline()) not in (b"\r\n", b""):
+                    name, _, value = line.decode("latin-1").partition(":")
+                    if name.lower() == "content-length":
+                        length = int(value)
+                body = await reader.readexactly(length)
+                result.latencies.append(time.perf_counter() - due)
+                result.statuses.append(int(status_line.split()[1]))
+                result.bodies.append(body)
+        finally:
+            writer.close()
+
+    workers = [asyncio.create_task(worker()) for _ in range(connections)]
+    started = time.perf_counter()
+    for i, document in enumerate(documents):
+        due = started + i / rate
+        if (delay := due - time.perf_counter()) > 0:
+            await asyncio.sleep(delay)
+        queue.put_nowait((due, json.dumps(document, ensure_ascii=False).encode()))
+    for _ in workers:
+        queue.put_nowait(None)
+    await asyncio.gather(*workers)
+    result.elapsed = time.perf_counter() - started
+    return result
