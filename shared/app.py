@@ -14,12 +14,13 @@ import asyncpg
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.access import public
@@ -30,6 +31,7 @@ from shared.faults import Backoff, is_infrastructure_error
 from shared.kafka import ClusterIdentity, ensure_topics, make_producer
 from shared.logging import configure_logging, get_logger
 from shared.metrics import RequestMetrics, metrics_endpoint, store_metrics
+from shared.openapi import install_error_documentation
 from shared.outbox import OutboxRelay
 from shared.settings import Settings, get_settings
 from shared.tracing import configure_tracing, instrument_app, instrument_engine
@@ -319,6 +321,11 @@ def unavailable_response(request: Request, exc: BaseException) -> JSONResponse:
     )
 
 
+HTTP_ERROR_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+                    405: "method_not_allowed", 406: "not_acceptable", 413: "payload_too_large",
+                    415: "unsupported_media_type"}
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -363,6 +370,16 @@ def install_error_handlers(app: FastAPI) -> None:
             return unavailable_response(request, exc)
         return JSONResponse({"error": "internal_error", "message": "服务内部错误，请稍后再试"}, status_code=500)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http_exception(request: Request, exc: StarletteHTTPException) -> Response:
+        """FastAPI's and Starlette's own refusals (a body that cannot be parsed, an unknown path, a method not
+        allowed) in the same body as every other error, not ``{"detail": …}``."""
+        if exc.status_code < 400 or exc.status_code in (204, 304):
+            return Response(status_code=exc.status_code, headers=exc.headers)
+        code = HTTP_ERROR_CODES.get(exc.status_code, "http_error")
+        return JSONResponse({"error": code, "message": str(exc.detail)}, status_code=exc.status_code,
+                            headers=exc.headers)
+
     @app.exception_handler(OverflowError)
     async def on_overflow(request: Request, exc: OverflowError) -> JSONResponse:
         # e.g. date arithmetic on 0001-01-01 or 9999-12-31 coming from a query parameter
@@ -373,6 +390,11 @@ def install_error_handlers(app: FastAPI) -> None:
         retry_after = getattr(exc, "retry_after_s", None)
         headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
         return JSONResponse(exc.to_body(), status_code=exc.status_code, headers=headers)
+
+
+_REPORT: dict[str, Any] = {
+    "content": {"application/json": {"schema": {"type": "object", "required": ["ok", "service"]}}}
+}
 
 
 def create_service_app(
@@ -411,12 +433,18 @@ def create_service_app(
 
     app = FastAPI(title=title or f"Linkage {name}", description=description, version="0.1.0", lifespan=lifespan)
     install_error_handlers(app)
+    install_error_documentation(app, infrastructure=(get_session,))  # ErrorBody on every route
 
     @app.get("/healthz", tags=["ops"], openapi_extra=public("liveness probe; no data"))
     async def healthz() -> dict[str, str]:
         return {"status": "ok", "service": name}
 
-    @app.get("/readyz", tags=["ops"], openapi_extra=public("readiness probe; component states only"))
+    @app.get(
+        "/readyz",
+        tags=["ops"],
+        openapi_extra=public("readiness probe; component states only"),
+        responses={503: {"description": "not ready: the report says which component is not", **_REPORT}},
+    )
     async def readyz(runtime: RuntimeDep) -> JSONResponse:
         report = await runtime.readiness()
         return JSONResponse(report, status_code=200 if report["ok"] else 503)

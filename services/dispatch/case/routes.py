@@ -48,6 +48,7 @@ MAX_IDS = 200
     "/cases",
     response_model=CasePage,
     dependencies=[Depends(list_limit)],
+    responses={429: {"description": "too many lookups from this address (Retry-After)"}},
     openapi_extra=public("status only, no personal data; rate-limited"),
 )
 async def list_cases(

@@ -34,7 +34,8 @@ class DuplicateList(BaseModel):
     items: list[DuplicateOut]
 
 
-@router.get("/duplicates", response_model=DuplicateList, summary="Suspected duplicates and merges of a case")
+@router.get("/duplicates", response_model=DuplicateList, summary="Suspected duplicates and merges of a case",
+            responses={404: {"description": "no such case"}})
 async def list_duplicates(case_id: str, session: SessionDep, who: DispatcherDep) -> DuplicateList:
     """Links where the case is the new one (``case_id``) or the earlier one (``candidate_id``);
     ``status`` is ``merged`` (automatic 并单) or ``suggested`` (for a dispatcher to decide)."""

@@ -59,6 +59,7 @@ def mask_survey_links(body: str) -> str:
     "/dev/messages",
     response_model=list[MessageOut],
     dependencies=[Depends(dev_sink_enabled)],
+    responses={404: {"description": "the development sink is disabled"}},
     openapi_extra=public("development sink: 404 unless LINKAGE_DEV_SINK_ENABLED (linkage up, tests)"),
 )
 async def development_sink(

@@ -109,6 +109,17 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     429: {"description": "too many requests from this client (Retry-After)"},
 }
 
+_HTML = {"text/html": {"schema": {"type": "string"}}}
+_ERROR_JSON = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+PAGE_ERRORS: dict[int | str, dict[str, Any]] = {  # the page explains a link it cannot serve, in HTML
+    404: {"description": "unknown link", "content": _HTML},
+    409: {"description": "nothing to answer (the case awaits no survey)", "content": _HTML},
+    410: {"description": "expired link", "content": _HTML},
+}
+LINK_ERRORS: dict[int | str, dict[str, Any]] = {  # JSON, or the page's HTML when the client accepts text/html
+    code: {"description": ERRORS[code]["description"], "content": {**_ERROR_JSON, **_HTML}} for code in (404, 409, 410)
+}
+
 ANSWER_DOC: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -229,7 +240,7 @@ async def open_link(token: str, session: SessionDep) -> tuple[SurveyToken, Conta
     response_model=SurveyOut,
     dependencies=[Depends(survey_limit)],
     openapi_extra=public("credential in the path: the survey round's single-use token"),
-    responses={**ERRORS, 200: {"content": {"text/html": {}}}},
+    responses={**ERRORS, **LINK_ERRORS, 200: {"content": _HTML}},
 )
 async def survey_link(
     token: str,
@@ -274,7 +285,7 @@ async def answer_by_link(
     response_class=HTMLResponse,
     dependencies=[Depends(survey_limit)],
     openapi_extra=public("credential in the path: the survey round's single-use token"),
-    responses={404: {"description": "unknown link"}, 410: {"description": "expired link"}},
+    responses=PAGE_ERRORS,
 )
 async def survey_page(token: str, session: SessionDep) -> HTMLResponse:
     """The citizen's survey page (the link in the 办结 message): three buttons that post the answer."""

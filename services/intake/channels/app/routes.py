@@ -52,6 +52,14 @@ MULTIPART_DOC: dict[str, Any] = {
 }
 
 
+UPLOAD_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "a body that cannot be read (bad JSON, an incomplete multipart form, a repeated field)"},
+    413: {"description": "too many photos, or a photo or the body over its size limit"},
+    415: {"description": "neither JSON nor a form, or a photo that is not a JPEG, PNG or WebP"},
+    422: {"description": "invalid fields, or a photo that does not decode"},
+}
+
+
 def _form_fields(fields: dict[str, Any]) -> dict[str, Any]:
     """Form values are strings: empty ones mean "not given"."""
     return {k: v for k, v in fields.items() if not (isinstance(v, str) and v.strip() == "")}
@@ -62,6 +70,7 @@ def _form_fields(fields: dict[str, Any]) -> dict[str, Any]:
     response_model=ChannelComplaintOut,
     status_code=status.HTTP_201_CREATED,
     openapi_extra={**MULTIPART_DOC, **public("a citizen files a complaint; rate-limited")},
+    responses=UPLOAD_ERRORS,
 )
 async def file_app_complaint(
     request: Request, session: SessionDep, runtime: RuntimeDep, response: Response

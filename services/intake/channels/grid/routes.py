@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from services.intake.blobs.routes import blob_store
 from services.intake.channels.app import service
 from services.intake.channels.app.common import enrich, idempotency_key, locate, place_ref, read_body, validate
-from services.intake.channels.app.routes import _form_fields
+from services.intake.channels.app.routes import UPLOAD_ERRORS, _form_fields
 from services.intake.channels.app.schemas import ChannelComplaintOut, GridReportIn
 from services.intake.channels.grid.auth import GridWorker
 from services.intake.complaint import service as complaints
@@ -25,6 +25,7 @@ from shared.catalog import default_catalog
 from shared.events.complaints import GeoPoint, Reporter
 
 router = APIRouter(prefix="/api/v1/grid", tags=["grid"])
+WORKER_ONLY: dict[int | str, dict[str, Any]] = {401: {"description": "missing or invalid X-Worker-Token"}}
 
 GRID_DOC: dict[str, Any] = {
     "requestBody": {
@@ -49,7 +50,7 @@ GRID_DOC: dict[str, Any] = {
 }
 
 
-@router.get("/me")
+@router.get("/me", responses=WORKER_ONLY)
 async def whoami(worker: GridWorker) -> dict[str, Any]:
     """The authenticated worker and their grids."""
     worker_id, grids = worker
@@ -68,7 +69,11 @@ async def whoami(worker: GridWorker) -> dict[str, Any]:
 
 
 @router.post(
-    "/reports", response_model=ChannelComplaintOut, status_code=status.HTTP_201_CREATED, openapi_extra=GRID_DOC
+    "/reports",
+    response_model=ChannelComplaintOut,
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra=GRID_DOC,
+    responses={**WORKER_ONLY, **UPLOAD_ERRORS},
 )
 async def file_grid_report(
     request: Request,

@@ -7,7 +7,7 @@ per client address (429 in the spec's error list, with ``Retry-After``).
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -19,6 +19,7 @@ from services.intake.complaint import service as complaints
 from shared.access import public
 from shared.app import RuntimeDep, SessionDep
 from shared.logging import get_logger
+from shared.openapi import RETRY_AFTER
 from shared.ratelimit import SettingsRateLimit, TooManyRequests, public_rate_limit
 
 log = get_logger(__name__)
@@ -33,6 +34,75 @@ SHAPES: dict[str, tuple[str, str | None]] = {
     "services": ("services", "service"),
     "definition": ("service_definition", None),
     "requests": ("service_requests", "request"),
+}
+
+
+# The OpenAPI answers as they really are: JSON or XML by the path's format, errors as GeoReport's error list.
+_XML = {"text/xml": {"schema": {"type": "string", "description": "the same answer as GeoReport v2 XML"}}}
+_ERROR_LIST = {
+    "type": "array",
+    "description": "GeoReport v2 error list",
+    "items": {
+        "type": "object",
+        "required": ["code", "description"],
+        "properties": {"code": {"type": "integer"}, "description": {"type": "string"}},
+    },
+}
+_ERROR_TEXT = {
+    400: "a parameter or the form is invalid",
+    403: "api_key missing or not valid",
+    404: "unknown format, jurisdiction_id, service_code, request or token",
+    429: "too many requests from this address (Retry-After)",
+}
+_JURISDICTION = {"name": "jurisdiction_id", "in": "query", "required": False, "schema": {"type": "string"}}
+
+
+def _doc(reason: str, *errors: int, success: int = 200, parameters: Sequence[dict[str, Any]] = ()) -> dict[str, Any]:
+    """``openapi_extra`` of an Open311 operation: public, answers in both formats, its GeoReport errors."""
+    responses: dict[str, Any] = {
+        str(success): {"description": "the answer", "content": {"application/json": {"schema": {}}, **_XML}}
+    }
+    for status in errors:
+        responses[str(status)] = {
+            "description": f"{_ERROR_TEXT[status]} (GeoReport error list)",
+            "content": {"application/json": {"schema": _ERROR_LIST}, **_XML},
+            **({"headers": RETRY_AFTER} if status == 429 else {}),
+        }
+    return {**public(reason), "parameters": [_JURISDICTION, *parameters], "responses": responses}
+
+
+def _query(name: str, description: str, **schema: Any) -> dict[str, Any]:
+    return {"name": name, "in": "query", "required": False, "description": description,
+            "schema": {"type": "string", **schema}}
+
+
+LIST_PARAMETERS = (
+    _query("service_request_id", "comma-separated request ids (overrides the other filters)", maxLength=2000),
+    _query("service_code", "comma-separated service codes", maxLength=2000),
+    _query("start_date", "W3C date-time", format="date-time"),
+    _query("end_date", "W3C date-time (at most 90 days after start_date)", format="date-time"),
+    _query("status", "open, closed or both comma-separated"),
+    _query("page", "page number from 1"),
+    _query("page_size", "at most 100 (default 50)"),
+)
+CREATE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "required": ["api_key", "service_code"],
+                    "properties": {
+                        name: {"type": "string"}
+                        for name in ("api_key", "jurisdiction_id", "service_code", "description", "lat", "long",
+                                     "address_string", "address_id", "email", "device_id", "account_id",
+                                     "first_name", "last_name", "phone", "media_url")
+                    },
+                }
+            }
+        },
+    }
 }
 
 
@@ -87,7 +157,7 @@ def base_url(request: Request, runtime: RuntimeDep) -> str:
     return runtime.settings.public_base_url or str(request.base_url).rstrip("/")
 
 
-@router.get("/discovery.{fmt}", openapi_extra=public("Open311 discovery document"))
+@router.get("/discovery.{fmt}", openapi_extra=_doc("Open311 discovery document", 404))
 async def discovery(fmt: str, request: Request, runtime: RuntimeDep) -> Response:
     async def produce() -> Any:
         return service.discovery(runtime.settings, base_url(request, runtime))
@@ -95,7 +165,7 @@ async def discovery(fmt: str, request: Request, runtime: RuntimeDep) -> Response
     return await answer(fmt, "discovery", produce)
 
 
-@router.get("/services.{fmt}", openapi_extra=public("Open311 service list (the catalog)"))
+@router.get("/services.{fmt}", openapi_extra=_doc("Open311 service list (the catalog)", 404))
 async def services(fmt: str, request: Request, runtime: RuntimeDep) -> Response:
     async def produce() -> Any:
         service.check_jurisdiction(runtime.settings, request.query_params.get("jurisdiction_id"))
@@ -104,7 +174,7 @@ async def services(fmt: str, request: Request, runtime: RuntimeDep) -> Response:
     return await answer(fmt, "services", produce)
 
 
-@router.get("/services/{code}.{fmt}", openapi_extra=public("Open311 service definition"))
+@router.get("/services/{code}.{fmt}", openapi_extra=_doc("Open311 service definition", 404))
 async def service_definition(code: str, fmt: str, request: Request, runtime: RuntimeDep) -> Response:
     async def produce() -> Any:
         service.check_jurisdiction(runtime.settings, request.query_params.get("jurisdiction_id"))
@@ -129,7 +199,11 @@ async def _form(request: Request) -> dict[str, str]:
     return out
 
 
-@router.post("/requests.{fmt}", openapi_extra=public("credential in the form: Open311 api_key"))
+@router.post(
+    "/requests.{fmt}",
+    status_code=201,
+    openapi_extra={**_doc("credential in the form: Open311 api_key", 400, 403, 404, success=201), **CREATE_BODY},
+)
 async def create_request(fmt: str, request: Request, session: SessionDep, runtime: RuntimeDep) -> Response:
     """POST a service request (form-encoded; ``api_key`` required)."""
 
@@ -151,7 +225,10 @@ async def create_request(fmt: str, request: Request, session: SessionDep, runtim
     return await answer(fmt, "requests", produce, status_code=201)
 
 
-@router.get("/requests.{fmt}", openapi_extra=public("redacted, paginated, rate-limited"))
+@router.get(
+    "/requests.{fmt}",
+    openapi_extra=_doc("redacted, paginated, rate-limited", 400, 404, 429, parameters=LIST_PARAMETERS),
+)
 async def list_requests(fmt: str, request: Request, session: SessionDep, runtime: RuntimeDep) -> Response:
     """Public, redacted, paginated (``page``, ``page_size`` ≤ 100) and rate-limited."""
 
@@ -163,7 +240,7 @@ async def list_requests(fmt: str, request: Request, session: SessionDep, runtime
     return await answer(fmt, "requests", produce, limit=(LIST_LIMIT, request))
 
 
-@router.get("/requests/{request_id}.{fmt}", openapi_extra=public("redacted, rate-limited"))
+@router.get("/requests/{request_id}.{fmt}", openapi_extra=_doc("redacted, rate-limited", 404, 429))
 async def get_request(
     request_id: str, fmt: str, request: Request, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
@@ -176,7 +253,7 @@ async def get_request(
     return await answer(fmt, "requests", produce, limit=(LOOKUP_LIMIT, request))
 
 
-@router.get("/tokens/{token}.{fmt}", openapi_extra=public("Open311 token → request id, rate-limited"))
+@router.get("/tokens/{token}.{fmt}", openapi_extra=_doc("Open311 token → request id, rate-limited", 404, 429))
 async def get_token(token: str, fmt: str, request: Request, session: SessionDep, runtime: RuntimeDep) -> Response:
     async def produce() -> Any:
         service.check_jurisdiction(runtime.settings, request.query_params.get("jurisdiction_id"))

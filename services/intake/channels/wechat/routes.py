@@ -11,7 +11,7 @@ every refusal here: WeChat shows no body, it only sees that it was not ``success
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse, Response
@@ -30,6 +30,22 @@ router = APIRouter(tags=["wechat"])
 Param = Annotated[str, Query(max_length=128)]
 
 
+_TEXT = {"text/plain": {"schema": {"type": "string"}}}
+REFUSALS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "missing parameters, or a message that cannot be parsed or decrypted", "content": _TEXT},
+    403: {"description": "bad signature, timestamp outside the window, or a replayed nonce", "content": _TEXT},
+}
+MESSAGE_DOC: dict[str, Any] = {
+    "requestBody": {"required": True, "content": {"text/xml": {"schema": {"type": "string"}}}},
+    "responses": {
+        "200": {"description": "`success`, or the passive reply (XML)",
+                "content": {"application/xml": {"schema": {"type": "string"}}}},
+        "413": {"description": "body over the WeChat limit",
+                "content": {**_TEXT, "application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}},
+    },
+}
+
+
 def _refuse(status: int, text: str) -> PlainTextResponse:
     return PlainTextResponse(text, status_code=status)
 
@@ -42,6 +58,7 @@ def _safe_mode(runtime: RuntimeDep) -> SafeMode:
 @router.get(
     "/wechat/callback",
     response_class=PlainTextResponse,
+    responses=REFUSALS,
     openapi_extra=public("credential in the query: WeChat signature, ±300 s timestamp"),
 )
 async def verify(
@@ -74,7 +91,11 @@ async def verify(
 @router.post(
     "/wechat/callback",
     response_class=PlainTextResponse,
-    openapi_extra=public("credential in the query: WeChat signature, timestamp window, single-use nonce"),
+    responses=REFUSALS,
+    openapi_extra={
+        **public("credential in the query: WeChat signature, timestamp window, single-use nonce"),
+        **MESSAGE_DOC,
+    },
 )
 async def callback(
     request: Request,
