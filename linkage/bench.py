@@ -262,7 +262,8 @@ _DONE = """
 SELECT c.complaint_id, extract(epoch FROM i.received_at) AS received,
        extract(epoch FROM coalesce(c.dispatched_at, c.updated_at)) AS dispatched
 FROM dispatch.cases c JOIN intake.complaints i ON i.id = c.complaint_id
-WHERE i.channel_key LIKE $1 AND NOT (c.complaint_id = ANY($2::text[])) AND (c.dispatched_at IS NOT NULL OR c.state IN ('merged', 'triage'))
+WHERE i.channel_key LIKE $1 AND NOT (c.complaint_id = ANY($2::text[]))
+  AND (c.dispatched_at IS NOT NULL OR c.state IN ('merged', 'triage'))
   AND EXISTS (SELECT 1 FROM notify.messages m WHERE m.case_id = c.id AND m.template = 'receipt')
   AND EXISTS (SELECT 1 FROM analytics.case_status s WHERE s.case_id = c.id)
 """
