@@ -137,14 +137,16 @@ class ServiceRuntime:
         return "ok"
 
     async def _broker_status(self) -> str:
-        if self._broker_probe is None:
-            self._broker_probe = ClusterIdentity(self.settings)
+        probe = self._broker_probe
+        if probe is None:
+            probe = self._broker_probe = ClusterIdentity(self.settings)
         try:
             async with asyncio.timeout(3):
-                cluster = await self._broker_probe.cluster_id()
+                cluster = await probe.cluster_id()
         except Exception as exc:  # noqa: BLE001 - reported, not raised
-            await self._broker_probe.close()
-            self._broker_probe = None
+            if self._broker_probe is probe:  # concurrent /readyz calls share the probe
+                self._broker_probe = None
+            await probe.close()
             return f"error: {exc!r}"[:300]
         return "ok" if cluster else "error: no cluster id"
 
