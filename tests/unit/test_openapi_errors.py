@@ -13,6 +13,7 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.testclient import TestClient
+from openapi_spec_validator import OpenAPIV31SpecValidator
 from pydantic import BaseModel, Field
 
 from shared.app import BodySizeLimit, create_service_app, unavailable_response, validation_error_body
@@ -42,6 +43,13 @@ def error_body_schema(service: str) -> dict[str, Any]:
 def json_schema_of(response: dict[str, Any]) -> dict[str, Any] | None:
     schema: dict[str, Any] | None = response.get("content", {}).get("application/json", {}).get("schema")
     return schema
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_the_document_is_valid_openapi_3_1(service: str) -> None:
+    """openapi-spec-validator: the structure, every ``$ref`` (ErrorBody, FieldProblem) and the schemas."""
+    errors = [f"{e.json_path}: {e.message}" for e in OpenAPIV31SpecValidator(spec(service)).iter_errors()]
+    assert not errors
 
 
 @pytest.mark.parametrize("service", SERVICES)
