@@ -24,6 +24,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from services.dispatch.auth.service import create_key
+from services.intake.seeds.channels import demo_workers
+from tests.e2e.channels_support import DEMO
 from tests.support import Infra, Stack
 
 CHECKS = [
@@ -42,6 +44,7 @@ CREDENTIALS: dict[str, Credential] = {
     "operator": lambda stack, keys: stack.operator_headers,
     "dispatcher": lambda stack, keys: {"X-API-Key": keys["dispatcher"]},
     "handler": lambda stack, keys: {"X-API-Key": keys["handler"]},
+    "worker": lambda stack, keys: {"X-Worker-Token": demo_workers(DEMO, 1)[0]["token"]},
 }
 
 
@@ -53,6 +56,8 @@ def credential_for(path: str, schemes: set[str]) -> str | None:
         return "handler" if path.startswith("/api/v1/handler/") else "dispatcher"
     if "DispatcherKey" in schemes:
         return "dispatcher"
+    if "GridWorkerToken" in schemes:
+        return "worker"
     return None
 
 
@@ -79,6 +84,7 @@ def dispatch_keys(infra: Infra) -> dict[str, str]:
     [
         ("intake", "none"),
         ("intake", "operator"),
+        ("intake", "worker"),
         ("dispatch", "none"),
         ("dispatch", "dispatcher"),
         ("dispatch", "handler"),

@@ -36,18 +36,19 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "missing or unknown API key"},
     403: {"description": "not a dispatcher key"},
            409: {"description": "illegal transition: current state and allowed actions"}}
+_READ_ERRORS = {code: doc for code, doc in _ERRORS.items() if code != 409}  # reading changes no state
 Limit = Annotated[int, Query(ge=1, le=200)]
 Offset = Annotated[int, Query(ge=0)]
 
 
-@router.get("/triage", response_model=CaseList, responses=_ERRORS, summary="The triage queue (待派单)")
+@router.get("/triage", response_model=CaseList, responses=_READ_ERRORS, summary="The triage queue (待派单)")
 async def triage(session: SessionDep, who: DispatcherDep, category: str | None = None, street: str | None = None,
                  limit: Limit = 50, offset: Offset = 0) -> CaseList:
     return await common.list_cases(session, where=[], state="triage", category=category, street=street,
                                    matter_code=None, overdue=None, limit=limit, offset=offset)
 
 
-@router.get("/cases", response_model=CaseList, responses=_ERRORS, summary="All cases, filterable")
+@router.get("/cases", response_model=CaseList, responses=_READ_ERRORS, summary="All cases, filterable")
 async def cases(
     session: SessionDep, who: DispatcherDep, state: str | None = None, lead: str | None = None,
     category: str | None = None, street: str | None = None, matter_code: str | None = None,
@@ -65,12 +66,12 @@ async def cases(
                                    matter_code=matter_code, overdue=overdue, limit=limit, offset=offset)
 
 
-@router.get("/cases/{case_id}", response_model=CaseDetail, responses=_ERRORS)
+@router.get("/cases/{case_id}", response_model=CaseDetail, responses=_READ_ERRORS)
 async def read(case_id: str, session: SessionDep, who: DispatcherDep) -> CaseDetail:
     return await common.detail(session, await common.load_case(session, case_id))
 
 
-@router.get("/cases/{case_id}/arbitration", response_model=ArbitrationOut, responses=_ERRORS,
+@router.get("/cases/{case_id}/arbitration", response_model=ArbitrationOut, responses=_READ_ERRORS,
             summary="职责裁定: the catalog's responsibility entries for this case")
 async def arbitration(case_id: str, session: SessionDep, who: DispatcherDep,
                       departments: Annotated[list[str] | None, Query()] = None) -> ArbitrationOut:

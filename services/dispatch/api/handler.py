@@ -38,6 +38,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     409: {"description": "illegal transition: current state and allowed actions"},
     422: {"description": "invalid body (only after the key and the case were accepted)"},
 }
+_READ_ERRORS = {code: doc for code, doc in _ERRORS.items() if code != 409}  # reading changes no state
+_LIST_ERRORS = {code: doc for code, doc in _READ_ERRORS.items() if code != 404}
 
 
 def _visible(case: Case, who: Principal) -> None:
@@ -69,7 +71,7 @@ HandledCase = Annotated[Case, Depends(handled_case)]
 LedCase = Annotated[Case, Depends(led_case)]
 
 
-@router.get("/cases", response_model=CaseList, responses=_ERRORS, summary="Inbox: my department's cases")
+@router.get("/cases", response_model=CaseList, responses=_LIST_ERRORS, summary="Inbox: my department's cases")
 async def inbox(
     session: SessionDep,
     who: HandlerDep,
@@ -101,7 +103,8 @@ async def inbox(
     )
 
 
-@router.get("/cases/{case_id}", response_model=CaseDetail, responses=_ERRORS, summary="Case detail with history")
+@router.get("/cases/{case_id}", response_model=CaseDetail, responses=_READ_ERRORS,
+            summary="Case detail with history")
 async def read(case: HandledCase, session: SessionDep) -> CaseDetail:
     return await common.detail(session, case)
 
