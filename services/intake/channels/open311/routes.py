@@ -72,8 +72,13 @@ def _doc(reason: str, *errors: int, success: int = 200, parameters: Sequence[dic
 
 
 def _query(name: str, description: str, **schema: Any) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": False, "description": description,
-            "schema": {"type": "string", **schema}}
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": {"type": "string", **schema},
+    }
 
 
 LIST_PARAMETERS = (
@@ -95,9 +100,23 @@ CREATE_BODY = {
                     "required": ["api_key", "service_code"],
                     "properties": {
                         name: {"type": "string"}
-                        for name in ("api_key", "jurisdiction_id", "service_code", "description", "lat", "long",
-                                     "address_string", "address_id", "email", "device_id", "account_id",
-                                     "first_name", "last_name", "phone", "media_url")
+                        for name in (
+                            "api_key",
+                            "jurisdiction_id",
+                            "service_code",
+                            "description",
+                            "lat",
+                            "long",
+                            "address_string",
+                            "address_id",
+                            "email",
+                            "device_id",
+                            "account_id",
+                            "first_name",
+                            "last_name",
+                            "phone",
+                            "media_url",
+                        )
                     },
                 }
             }

@@ -38,10 +38,14 @@ REFUSALS: dict[int | str, dict[str, Any]] = {
 MESSAGE_DOC: dict[str, Any] = {
     "requestBody": {"required": True, "content": {"text/xml": {"schema": {"type": "string"}}}},
     "responses": {
-        "200": {"description": "`success`, or the passive reply (XML)",
-                "content": {"application/xml": {"schema": {"type": "string"}}}},
-        "413": {"description": "body over the WeChat limit",
-                "content": {**_TEXT, "application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}},
+        "200": {
+            "description": "`success`, or the passive reply (XML)",
+            "content": {"application/xml": {"schema": {"type": "string"}}},
+        },
+        "413": {
+            "description": "body over the WeChat limit",
+            "content": {**_TEXT, "application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+        },
     },
 }
 
