@@ -50,7 +50,13 @@ def otlp_receiver() -> Iterator[OtlpReceiver]:
 @pytest.fixture(scope="session")
 def stack(infra: Infra, otlp_receiver: OtlpReceiver) -> Iterator[Stack]:
     """The four services as real processes against the session's infrastructure, exporting spans over OTLP."""
-    exporting = {"OTEL_EXPORTER_OTLP_ENDPOINT": otlp_receiver.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "200"}
+    # a roomy queue: the fuzz and matrix tests make tens of thousands of spans before the tracing tests look
+    exporting = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": otlp_receiver.endpoint,
+        "OTEL_BSP_SCHEDULE_DELAY": "200",
+        "OTEL_BSP_MAX_QUEUE_SIZE": "100000",
+        "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "2048",
+    }
     with pytest.MonkeyPatch.context() as env:  # the children only, not this process's own apps
         for name, value in exporting.items():
             env.setenv(name, value)

@@ -23,3 +23,19 @@ __all__ = [
     "stop_infra",
     "wait_until",
 ]
+
+
+def distinct_spot() -> dict[str, float]:
+    """A random point inside the demo district, as ``{"lon", "lat"}``: a test's complaint placed there is hundreds of
+    metres from other tests' complaints, so duplicate detection (并单, 200 m) never merges it into theirs."""
+    import random
+
+    from services.intake.places import default_places
+
+    index = default_places().index
+    min_x, min_y, max_x, max_y = index.bounds
+    rng = random.SystemRandom()
+    while True:
+        lon, lat = rng.uniform(min_x, max_x), rng.uniform(min_y, max_y)
+        if index.locate(lon, lat) is not None:
+            return {"lon": round(lon, 6), "lat": round(lat, 6)}

@@ -12,7 +12,7 @@ import pytest
 
 from services.dispatch.seeds.demo import seed
 from shared.catalog import default_catalog
-from tests.support import Infra, Stack, wait_until
+from tests.support import Infra, Stack, distinct_spot, wait_until
 
 SURVEY_ASK = "请回复 1 满意 2 基本满意 3 不满意"
 
@@ -45,16 +45,27 @@ def _replied_case(stack: Stack, keys: dict[str, dict[str, str]], phone: str) -> 
     url = stack.url("dispatch")
     dk = {"X-API-Key": keys["dispatcher"]["ZX"]}
     tag = uuid.uuid4().hex[:6]
-    r = httpx.post(f"{stack.url('intake')}/api/v1/complaints", headers=stack.operator_headers, timeout=10, json={
-        "call_id": f"call-{uuid.uuid4()}", "caller_phone": phone, "kind": "投诉", "matter_code": "SZ003",
-        "text": f"双林路{tag}号小区门口路灯不亮已经一周了，夜里太黑", "address": f"成华区双林路{tag}号",
-    })
+    r = httpx.post(
+        f"{stack.url('intake')}/api/v1/complaints",
+        headers=stack.operator_headers,
+        timeout=10,
+        json={
+            "call_id": f"call-{uuid.uuid4()}",
+            "caller_phone": phone,
+            "kind": "投诉",
+            "matter_code": "SZ003",
+            "text": f"双林路{tag}号小区门口路灯不亮已经一周了，夜里太黑",
+            "address": f"成华区双林路{tag}号",
+            **distinct_spot(),  # its own place: never merged into another test's case
+        },
+    )
     assert r.status_code == 201, r.text
     complaint = r.json()
 
     def opened() -> dict[str, Any] | None:
-        items = httpx.get(f"{url}/api/v1/dispatch/cases", headers=dk,
-                          params={"complaint_id": complaint["id"]}).json()["items"]
+        items = httpx.get(f"{url}/api/v1/dispatch/cases", headers=dk, params={"complaint_id": complaint["id"]}).json()[
+            "items"
+        ]
         return items[0] if items else None
 
     found = wait_until(opened, message="case opened")
@@ -100,8 +111,11 @@ def test_survey_answer_satisfied_closes_the_case(stack: Stack, keys: dict[str, d
     wait_until(lambda: _messages(stack, code, "replied")[0]["status"] == "sent", message="delivered by the job")
 
     # the dev sink shows the number; the delivery log does not
-    deliveries = httpx.get(f"{stack.url('notify')}/api/v1/deliveries", params={"tracking_code": code},
-                           headers={"X-API-Key": keys["dispatcher"]["ZX"]}).json()
+    deliveries = httpx.get(
+        f"{stack.url('notify')}/api/v1/deliveries",
+        params={"tracking_code": code},
+        headers={"X-API-Key": keys["dispatcher"]["ZX"]},
+    ).json()
     assert deliveries and {d["recipient"] for d in deliveries if d["channel"] == "sms"} == {"138****8000"}
 
     # the link in the SMS: the page for a browser; the same round as JSON for a client

@@ -30,7 +30,7 @@ SECRETS = (
     "19900101",
     "12号",
     "3栋",
-    "501",
+    "栋501",  # not "501" alone: it turns up in timestamps
     "川A12345",
     "wxm@example.org",
     "30.661005",

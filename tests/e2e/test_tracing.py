@@ -13,7 +13,7 @@ import httpx
 
 from shared.db import sync_url
 from tests.otlp import OtlpReceiver, ReceivedSpan
-from tests.support import Infra, Stack, wait_until
+from tests.support import Infra, Stack, distinct_spot, wait_until
 
 
 async def _traceparents(infra: Infra, schema: str, key: str) -> list[str]:
@@ -41,6 +41,7 @@ def _file_complaint(stack: Stack, traceparent: str) -> httpx.Response:
             "kind": "投诉",
             "text": f"万年场路{secrets.randbelow(900) + 100}号附近下水道堵塞返臭",
             "matter_code": "SZ005",
+            **distinct_spot(),  # never merged into another test's case (a merged one sends no receipt)
         },
     )
 
