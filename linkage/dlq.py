@@ -52,8 +52,11 @@ def list_command(
     """Dead letters per service: where each came from, its size and the error."""
     found = asyncio.run(_list(get_settings(), _services(service), all_))
     if as_json:
-        rows = [{"service": svc, **{k: str(v) if v is not None else None for k, v in vars(letter).items()}}
-                for svc, letters in found.items() for letter in letters]
+        rows = [
+            {"service": svc, **{k: str(v) if v is not None else None for k, v in vars(letter).items()}}
+            for svc, letters in found.items()
+            for letter in letters
+        ]
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
     table = Table(title="Dead letters")
@@ -62,8 +65,13 @@ def list_command(
     for svc, letters in found.items():
         for d in letters:
             table.add_row(
-                svc, str(d.id), d.consumer_group, f"{d.topic}[{d.partition}]@{d.offset}", d.event_id or "-",
-                f"{d.size}{'' if d.inline else ' (ref)'}", d.error[:80],
+                svc,
+                str(d.id),
+                d.consumer_group,
+                f"{d.topic}[{d.partition}]@{d.offset}",
+                d.event_id or "-",
+                f"{d.size}{'' if d.inline else ' (ref)'}",
+                d.error[:80],
                 d.replayed_at.isoformat(timespec="seconds") if d.replayed_at else "-",
             )
     Console().print(table)

@@ -35,8 +35,12 @@ def _check(cond: bool, what: str, response: httpx.Response | None = None) -> Non
 
 
 def run_scenario(
-    intake_url: str, dispatch_url: str, keys: dict[str, dict[str, str]], log: Callable[[str], None] = print,
-    notify_url: str | None = None, operator_key: str = "",
+    intake_url: str,
+    dispatch_url: str,
+    keys: dict[str, dict[str, str]],
+    log: Callable[[str], None] = print,
+    notify_url: str | None = None,
+    operator_key: str = "",
 ) -> dict[str, Any]:
     """Walk one complaint through the loop; returns the final case. Raises ScenarioError on a wrong answer.
 
@@ -59,11 +63,19 @@ def run_scenario(
         return data
 
     phone = "13912345678"
-    r = http.post(f"{intake_url}/api/v1/complaints", json={
-        "call_id": f"scenario-{uuid.uuid4()}", "caller_phone": phone, "caller_name": "张先生",
-        "text": "建设路上渣土车一路抛洒，路面全是泥，车辆打滑", "address": "成华区建设路", "kind": "投诉",
-        "matter_code": MATTER,
-    }, headers={"X-API-Key": operator_key})
+    r = http.post(
+        f"{intake_url}/api/v1/complaints",
+        json={
+            "call_id": f"scenario-{uuid.uuid4()}",
+            "caller_phone": phone,
+            "caller_name": "张先生",
+            "text": "建设路上渣土车一路抛洒，路面全是泥，车辆打滑",
+            "address": "成华区建设路",
+            "kind": "投诉",
+            "matter_code": MATTER,
+        },
+        headers={"X-API-Key": operator_key},
+    )
     _check(r.status_code == 201, "intake accepts the complaint", r)
     complaint = r.json()
     log(f"filed complaint {complaint['id']} tracking code {complaint['tracking_code']}")
@@ -71,8 +83,11 @@ def run_scenario(
     case: dict[str, Any] | None = None
     deadline = time.monotonic() + 60
     while case is None and time.monotonic() < deadline:
-        items = http.get(f"{dispatch_url}/api/v1/dispatch/cases", headers=dk,
-                         params={"complaint_id": complaint["id"]}).json().get("items", [])
+        items = (
+            http.get(f"{dispatch_url}/api/v1/dispatch/cases", headers=dk, params={"complaint_id": complaint["id"]})
+            .json()
+            .get("items", [])
+        )
         case = items[0] if items else None
         if case is None:
             time.sleep(0.3)
@@ -81,8 +96,9 @@ def run_scenario(
     cid = case["id"]
     path = f"/api/v1/handler/cases/{cid}"
     dpath = f"/api/v1/dispatch/cases/{cid}"
-    _check(case["state"] == "dispatched" and case["lead"] == FIRST,
-           f"routed to {FIRST}: {case['state']} {case['lead']}")
+    _check(
+        case["state"] == "dispatched" and case["lead"] == FIRST, f"routed to {FIRST}: {case['state']} {case['lead']}"
+    )
     log(f"case {cid}: dispatched to {FIRST}, deadline {case['deadline_at']}")
 
     # authorization matrix
@@ -98,23 +114,31 @@ def run_scenario(
 
     post(f"{path}/sign", h(FIRST))
     err = post(f"{path}/sign", h(FIRST), expect=409)
-    _check(err["error"] == "illegal_transition" and err["state"] == "signed" and "reply" in err["allowed_actions"],
-           "signing twice is an illegal transition with the allowed actions")
+    _check(
+        err["error"] == "illegal_transition" and err["state"] == "signed" and "reply" in err["allowed_actions"],
+        "signing twice is an illegal transition with the allowed actions",
+    )
     post(f"{path}/return", h(FIRST), {"reason": "道路扬尘和车辆管理属交警职责，非本单位"})
     post(f"{dpath}/approve-return", dk, {"reason": "同意退单"})
     post(f"{dpath}/reassign", dk, {"lead": SECOND, "reason": "改派交警大队"})
     log(f"signed, returned, return approved, reassigned to {SECOND}")
     post(f"{path}/sign", h(FIRST), expect=403)
     post(f"/api/v1/handler/cases/{cid}/sign", h(SECOND))
-    post(f"/api/v1/handler/cases/{cid}/progress", h(SECOND), {"note": "已到现场查处",
-                                                              "attachments": [{"url": "https://example.org/p/1.jpg"}]})
+    post(
+        f"/api/v1/handler/cases/{cid}/progress",
+        h(SECOND),
+        {"note": "已到现场查处", "attachments": [{"url": "https://example.org/p/1.jpg"}]},
+    )
     before = post(f"/api/v1/handler/cases/{cid}/extension", h(SECOND), {"days": 3, "reason": "需联合执法"})
     after = post(f"{dpath}/approve-extension", dk)
     _check(after["case"]["deadline_at"] > before["case"]["deadline_at"], "the approved extension moves the deadline")
     post(f"/api/v1/handler/cases/{cid}/extension", h(SECOND), {"days": 2, "reason": "again"}, expect=409)
     log("extension requested and approved (a second request is refused)")
-    post(f"/api/v1/handler/cases/{cid}/reply", h(SECOND), {"text": "已对渣土车辆处罚并清洗路面",
-                                                           "attachments": [{"url": "https://example.org/p/2.jpg"}]})
+    post(
+        f"/api/v1/handler/cases/{cid}/reply",
+        h(SECOND),
+        {"text": "已对渣土车辆处罚并清洗路面", "attachments": [{"url": "https://example.org/p/2.jpg"}]},
+    )
     surveys_sent = [0]
 
     def survey_token(round_no: int) -> str | None:
@@ -139,11 +163,13 @@ def run_scenario(
             if token is None and time.monotonic() > deadline:
                 raise ScenarioError("notify sent no survey link (is the development sink on?)")
             time.sleep(0.3 if token is None else 0)
-        bare = http.post(f"{notify_url}/api/v1/surveys/answers",
-                         json={"tracking_code": complaint["tracking_code"], "answer": answer})
+        bare = http.post(
+            f"{notify_url}/api/v1/surveys/answers", json={"tracking_code": complaint["tracking_code"], "answer": answer}
+        )
         _check(bare.status_code == 401, "a tracking code alone cannot rate the case", bare)
-        r = http.post(f"{notify_url}/api/v1/surveys/answers", json={"token": token, "answer": answer,
-                                                                     "comment": comment})
+        r = http.post(
+            f"{notify_url}/api/v1/surveys/answers", json={"token": token, "answer": answer, "comment": comment}
+        )
         _check(r.status_code == 202, f"notify accepts the survey answer {answer} with the link's token", r)
         while time.monotonic() < deadline:  # → linkage.feedback.v1 → dispatch
             case = http.get(f"{dispatch_url}{dpath}", headers=dk).json()
@@ -163,8 +189,10 @@ def run_scenario(
     _check(track.status_code == 200, "public tracking answers", track)
     _check(phone not in track.text and "张先生" not in track.text, "tracking shows no personal data")
     actions = [e["action"] for e in track.json()["history"]]
-    _check(actions[0] == "created" and actions[-1] == "closed" and "returned" not in actions,
-           f"tracking shows the public history only: {actions}")
+    _check(
+        actions[0] == "created" and actions[-1] == "closed" and "returned" not in actions,
+        f"tracking shows the public history only: {actions}",
+    )
     final: dict[str, Any] = http.get(f"{dispatch_url}{dpath}", headers=dk).json()
     log(f"closed; {len(final['history'])} history entries, public tracking shows {len(actions)}")
     return final

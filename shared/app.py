@@ -103,8 +103,9 @@ class ServiceRuntime:
     def _spawn(
         self, factory: Callable[[], Awaitable[None]], name: str, health: Callable[[], str] | None = None
     ) -> None:
-        task = SupervisedTask(name, factory, health, self.name, self.settings.task_restart_backoff_max_s,
-                              stopping=lambda: self._stopping)
+        task = SupervisedTask(
+            name, factory, health, self.name, self.settings.task_restart_backoff_max_s, stopping=lambda: self._stopping
+        )
         self.supervised.append(task)
         self.tasks.append(asyncio.create_task(task.run(), name=name))
 
@@ -225,8 +226,11 @@ class SupervisedTask:
             except Exception as exc:
                 self.last_error = repr(exc)[:300]
                 if is_infrastructure_error(exc):
-                    log.warning("background task stopped by an infrastructure fault; restarting", task=self.name,
-                                error=self.last_error)
+                    log.warning(
+                        "background task stopped by an infrastructure fault; restarting",
+                        task=self.name,
+                        error=self.last_error,
+                    )
                 else:
                     log.exception("background task crashed; restarting", task=self.name)
             finally:
@@ -323,9 +327,16 @@ def unavailable_response(request: Request, exc: BaseException) -> JSONResponse:
     )
 
 
-HTTP_ERROR_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-                    405: "method_not_allowed", 406: "not_acceptable", 413: "payload_too_large",
-                    415: "unsupported_media_type"}
+HTTP_ERROR_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -379,8 +390,9 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code < 400 or exc.status_code in (204, 304):
             return Response(status_code=exc.status_code, headers=exc.headers)
         code = HTTP_ERROR_CODES.get(exc.status_code, "http_error")
-        return JSONResponse({"error": code, "message": str(exc.detail)}, status_code=exc.status_code,
-                            headers=exc.headers)
+        return JSONResponse(
+            {"error": code, "message": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
+        )
 
     @app.exception_handler(OverflowError)
     async def on_overflow(request: Request, exc: OverflowError) -> JSONResponse:

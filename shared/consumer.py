@@ -204,8 +204,7 @@ class EventConsumer:
         FAULTS.labels(self.group).inc()
         self.status = status[:300]
         delay = self._backoff.next_delay()
-        log.warning("consumer: infrastructure fault, backing off", group=self.group, status=self.status,
-                    delay_s=delay)
+        log.warning("consumer: infrastructure fault, backing off", group=self.group, status=self.status, delay_s=delay)
         await asyncio.sleep(delay)
 
     async def _rewind_if_broker_changed(self, consumer: AIOKafkaConsumer) -> None:
@@ -297,8 +296,15 @@ class EventConsumer:
             self.dead_lettered += 1
             DEAD.labels(self.group).inc()
             self.on_outbox()
-            log.error("record dead-lettered", group=self.group, topic=record.topic, partition=record.partition,
-                      offset=record.offset, event_id=event_id, error=repr(error)[:500])
+            log.error(
+                "record dead-lettered",
+                group=self.group,
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                event_id=event_id,
+                error=repr(error)[:500],
+            )
 
 
 def _header(record: ConsumerRecord, name: str) -> str | None:

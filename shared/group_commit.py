@@ -21,8 +21,12 @@ from shared.logging import get_logger
 log = get_logger(__name__)
 I = TypeVar("I")  # noqa: E741 - item
 R = TypeVar("R")
-BATCH_SIZE = Histogram("linkage_group_commit_batch_size", "Items per group-committed transaction", ["name"],
-                       buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256))
+BATCH_SIZE = Histogram(
+    "linkage_group_commit_batch_size",
+    "Items per group-committed transaction",
+    ["name"],
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+)
 
 
 class GroupCommitter(Generic[I, R]):
@@ -72,8 +76,9 @@ class GroupCommitter(Generic[I, R]):
                 results = await self.apply(session, [item for item, _ in batch])
         except Exception as exc:  # noqa: BLE001 - isolated below
             if len(batch) > 1:
-                log.warning("group commit failed; retrying items one by one", name=self.name, size=len(batch),
-                            error=repr(exc))
+                log.warning(
+                    "group commit failed; retrying items one by one", name=self.name, size=len(batch), error=repr(exc)
+                )
                 for entry in batch:
                     await self._commit([entry])
                 return

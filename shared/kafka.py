@@ -46,8 +46,9 @@ async def ensure_topics(
         if not missing:
             return []
         new = [
-            NewTopic(name=t, num_partitions=partitions or settings.partitions,
-                     replication_factor=settings.replication_factor)
+            NewTopic(
+                name=t, num_partitions=partitions or settings.partitions, replication_factor=settings.replication_factor
+            )
             for t in missing
         ]
         with contextlib.suppress(TopicAlreadyExistsError):
@@ -84,9 +85,7 @@ class ClusterIdentity:
 
     async def cluster_id(self) -> str | None:
         if self._admin is None:
-            self._admin = AIOKafkaAdminClient(
-                bootstrap_servers=self._settings.kafka_bootstrap, request_timeout_ms=5000
-            )
+            self._admin = AIOKafkaAdminClient(bootstrap_servers=self._settings.kafka_bootstrap, request_timeout_ms=5000)
             await self._admin.start()
         info = await asyncio.wait_for(self._admin.describe_cluster(), timeout=10)
         value = info.get("cluster_id")

@@ -67,8 +67,9 @@ def create_dead_letters_table() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
         sa.Column("replayed_at", sa.DateTime(timezone=True)),
         sa.Column("replay_count", sa.Integer, server_default="0", nullable=False),
-        sa.UniqueConstraint("consumer_group", "topic", "partition", "offset", "value_sha256",
-                            name="uq_dead_letters_record"),
+        sa.UniqueConstraint(
+            "consumer_group", "topic", "partition", "offset", "value_sha256", name="uq_dead_letters_record"
+        ),
     )
     op.create_index(
         "ix_dead_letters_unreplayed", "dead_letters", ["id"], postgresql_where=sa.text("replayed_at IS NULL")

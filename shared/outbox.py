@@ -82,7 +82,10 @@ def add_event(
     """Stage one outgoing event in the caller's transaction (the caller commits). The event carries the
     current trace (or ``traceparent``, for work done on behalf of another request)."""
     headers, value, envelope = encode_event(
-        payload, source=source, subject=subject or key, event_id=event_id,
+        payload,
+        source=source,
+        subject=subject or key,
+        event_id=event_id,
         traceparent=traceparent or current_traceparent(),
     )
     session.add(
@@ -177,8 +180,12 @@ class OutboxRelay:
     async def _fault(self, exc: BaseException) -> None:
         self.status = f"fault: {exc!r}"[:300]
         delay = self._backoff.next_delay()
-        log.warning("outbox relay: infrastructure unavailable, will retry", service=self.service,
-                    error=repr(exc)[:300], delay_s=delay)
+        log.warning(
+            "outbox relay: infrastructure unavailable, will retry",
+            service=self.service,
+            error=repr(exc)[:300],
+            delay_s=delay,
+        )
         await self._sleep(delay)
 
     async def _loop(self, lock_conn: AsyncConnection) -> None:
@@ -275,8 +282,13 @@ class OutboxRelay:
             result = await conn.execute(_MARK_ALL_UNSENT)
         REPUBLISHED.labels(self.service).inc()
         self.broker_losses += 1
-        log.warning("broker changed (its topics were lost); re-publishing the retained outbox",
-                    service=self.service, rows=result.rowcount, previous=known, current=current)
+        log.warning(
+            "broker changed (its topics were lost); re-publishing the retained outbox",
+            service=self.service,
+            rows=result.rowcount,
+            previous=known,
+            current=current,
+        )
         return True
 
     async def purge(self) -> int:

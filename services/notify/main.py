@@ -27,8 +27,13 @@ def create_app(settings: Settings | None = None, notify_settings: NotifySettings
     app = create_service_app(
         "notify",
         routers=[message_router, survey_router],
-        consumers=[ConsumerSpec(group="notify", topics=[topics.CASES],
-                                handler=case_event_handler(nsettings, base_url=settings.public_base_url))],
+        consumers=[
+            ConsumerSpec(
+                group="notify",
+                topics=[topics.CASES],
+                handler=case_event_handler(nsettings, base_url=settings.public_base_url),
+            )
+        ],
         background=[delivery],
         settings=settings,
         title="Linkage notify",

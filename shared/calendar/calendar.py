@@ -427,9 +427,7 @@ class WorkCalendar:
                     t = s
             t = dt.datetime.combine(self.add_working_days(day, -1), dt.time(23, 59), tzinfo=SHANGHAI)
 
-    def add_calendar_months(
-        self, start_utc: dt.datetime, months: int, *, roll_to_workday: bool = False
-    ) -> dt.datetime:
+    def add_calendar_months(self, start_utc: dt.datetime, months: int, *, roll_to_workday: bool = False) -> dt.datetime:
         """Same local wall-clock time ``months`` calendar months later (day clamped to the
         month's end, e.g. 08-31 + 6 → 02-28/29), as aware UTC. With ``roll_to_workday`` a
         result on a day off moves to the next workday (same time of day)."""

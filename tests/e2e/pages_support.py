@@ -34,8 +34,13 @@ def demo_keys(infra: Infra) -> dict[str, dict[str, str]]:
 def file_complaint(stack: Stack, dispatcher_key: str, **overrides: Any) -> dict[str, Any]:
     """File a hotline complaint on intake and wait for dispatch's case (dispatcher view, with history)."""
     body: dict[str, Any] = {
-        "call_id": f"call-{uuid.uuid4()}", "caller_phone": "13912345678", "caller_name": "王小明", "kind": "投诉",
-        "text": "建设路12号门口渣土车抛洒，路面全是泥", "address": "成华区建设路12号", "matter_code": "CG008",
+        "call_id": f"call-{uuid.uuid4()}",
+        "caller_phone": "13912345678",
+        "caller_name": "王小明",
+        "kind": "投诉",
+        "text": "建设路12号门口渣土车抛洒，路面全是泥",
+        "address": "成华区建设路12号",
+        "matter_code": "CG008",
     }
     body.update(overrides)
     r = httpx.post(f"{stack.url('intake')}/api/v1/complaints", json=body, headers=stack.operator_headers, timeout=10)
@@ -44,8 +49,12 @@ def file_complaint(stack: Stack, dispatcher_key: str, **overrides: Any) -> dict[
     headers = {"X-API-Key": dispatcher_key}
 
     def opened() -> dict[str, Any] | None:
-        items = httpx.get(f"{stack.url('dispatch')}/api/v1/dispatch/cases", headers=headers,
-                          params={"complaint_id": complaint_id}, timeout=10).json()["items"]
+        items = httpx.get(
+            f"{stack.url('dispatch')}/api/v1/dispatch/cases",
+            headers=headers,
+            params={"complaint_id": complaint_id},
+            timeout=10,
+        ).json()["items"]
         return items[0] if items else None
 
     case = wait_until(opened, message="case opened by dispatch")

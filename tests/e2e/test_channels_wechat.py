@@ -115,8 +115,10 @@ def test_plain_text_becomes_case_asks_location_and_location_supplements(stack: S
         "cn.linkage.complaint.supplemented.v1",
     ]
     # the supplement reaches the case in dispatch: it now knows its grid (属地)
-    located = wait_until(lambda: (c := case_for(stack, complaint["id"])) and c["grid_code"] and c,
-                         message="the location supplement reaches the case")
+    located = wait_until(
+        lambda: (c := case_for(stack, complaint["id"])) and c["grid_code"] and c,
+        message="the location supplement reaches the case",
+    )
     assert located["grid_code"] == grid.grid_code and located["street_code"] == grid.street_code
     # nothing pending any more: a later location is only acknowledged
     late = post_wechat(stack, wechat_xml(user, "location", new_msg_id(), Location_X="30.67", Location_Y="104.08"))
@@ -153,8 +155,9 @@ def test_voice_image_and_subscribe(stack: Stack, infra: Infra) -> None:
         stack, wechat_xml(user, "image", new_msg_id(), PicUrl="http://mmbiz.qpic.cn/demo.jpg", MediaId="media-9")
     )
     assert code in reply_content(image)  # attached to the complaint just filed
-    fetches = query(infra, "SELECT status, media_id, last_error FROM media_fetches WHERE complaint_id = :c",
-                    c=complaint["id"])
+    fetches = query(
+        infra, "SELECT status, media_id, last_error FROM media_fetches WHERE complaint_id = :c", c=complaint["id"]
+    )
     assert [(f["status"], f["media_id"]) for f in fetches] in ([("pending", "media-9")], [("failed", "media-9")])
     # the test stack fetches only from 127.0.0.1: a real WeChat host is refused without any request
     assert fetches[0]["status"] == "pending" or "LINKAGE_WECHAT_MEDIA_HOSTS" in fetches[0]["last_error"]
@@ -187,8 +190,9 @@ def test_image_is_fetched_later_into_the_blob_store(stack: Stack, infra: Infra) 
         complaint = complaint_by_code(infra, code)
 
         def fetched() -> list[dict]:
-            rows = query(infra, "SELECT status, blob_sha256 FROM media_fetches WHERE complaint_id = :c",
-                         c=complaint["id"])
+            rows = query(
+                infra, "SELECT status, blob_sha256 FROM media_fetches WHERE complaint_id = :c", c=complaint["id"]
+            )
             return rows if rows and rows[0]["status"] == "done" else []
 
         row = wait_until(fetched, message="the photo fetched into the blob store")[0]

@@ -37,8 +37,13 @@ async def file_many(stack: Stack, tag: str, count: int, on_progress=None) -> lis
 
     async def one(i: int, client: httpx.AsyncClient) -> str:
         nonlocal done
-        body = {"call_id": f"{tag}-{i}", "caller_phone": "13900000000", "text": f"第{i}号测试诉求：路灯不亮",
-                "kind": "投诉", "matter_code": "SZ003"}
+        body = {
+            "call_id": f"{tag}-{i}",
+            "caller_phone": "13900000000",
+            "text": f"第{i}号测试诉求：路灯不亮",
+            "kind": "投诉",
+            "matter_code": "SZ003",
+        }
         async with sem:
             complaint_id = await post_with_retries(client, url, body)
         done += 1
@@ -66,9 +71,7 @@ async def count_cases(infra: Infra, complaint_ids: list[str]) -> tuple[int, int]
 async def count_complaints(infra: Infra, tag: str) -> int:
     conn = await asyncpg.connect(sync_url(infra.database_url))
     try:
-        return int(await conn.fetchval(
-            "SELECT count(*) FROM intake.complaints WHERE channel_key LIKE $1", f"{tag}-%"
-        ))
+        return int(await conn.fetchval("SELECT count(*) FROM intake.complaints WHERE channel_key LIKE $1", f"{tag}-%"))
     finally:
         await conn.close()
 
@@ -142,11 +145,16 @@ def test_broker_restart_mid_stream_republishes_from_the_outbox(stack: Stack, inf
         async def count() -> int:
             conn = await asyncpg.connect(sync_url(infra.database_url))
             try:
-                return int(await conn.fetchval(
-                    "SELECT count(*) FROM notify.messages m JOIN dispatch.cases c ON c.id = m.case_id "
-                    "WHERE c.complaint_id = ANY($1::text[]) AND m.template = 'receipt'", ids))
+                return int(
+                    await conn.fetchval(
+                        "SELECT count(*) FROM notify.messages m JOIN dispatch.cases c ON c.id = m.case_id "
+                        "WHERE c.complaint_id = ANY($1::text[]) AND m.template = 'receipt'",
+                        ids,
+                    )
+                )
             finally:
                 await conn.close()
+
         return asyncio.run(count()) == 400
 
     wait_until(receipts_for_all, timeout_s=120, interval_s=0.5, message="one receipt per case after the restart")

@@ -35,12 +35,31 @@ def keys(infra: Infra) -> dict[str, dict[str, str]]:
 
 
 def test_scripted_closed_loop_and_authorization(stack: Stack, infra: Infra, keys: dict[str, dict[str, str]]) -> None:
-    final = _scenario().run_scenario(stack.url("intake"), stack.url("dispatch"), keys, log=lambda _: None,
-                                     notify_url=stack.url("notify"), operator_key=stack.operator_key)
+    final = _scenario().run_scenario(
+        stack.url("intake"),
+        stack.url("dispatch"),
+        keys,
+        log=lambda _: None,
+        notify_url=stack.url("notify"),
+        operator_key=stack.operator_key,
+    )
     actions = [h["action"] for h in final["history"]]
     assert actions == [
-        "created", "dispatched", "signed", "returned", "return_approved", "reassigned", "signed", "progressed",
-        "extension_requested", "extension_approved", "replied", "surveyed", "reopened", "replied", "surveyed",
+        "created",
+        "dispatched",
+        "signed",
+        "returned",
+        "return_approved",
+        "reassigned",
+        "signed",
+        "progressed",
+        "extension_requested",
+        "extension_approved",
+        "replied",
+        "surveyed",
+        "reopened",
+        "replied",
+        "surveyed",
         "closed",
     ]
     assert final["lead"] == "JJDD" and final["survey_result"] == "满意"
@@ -53,15 +72,22 @@ def test_scripted_closed_loop_and_authorization(stack: Stack, infra: Infra, keys
 
 
 def _new_case(stack: Stack, dk: dict[str, str], **overrides: Any) -> dict[str, Any]:
-    body = {"call_id": f"call-{uuid.uuid4()}", "caller_phone": "13800138000", "kind": "投诉",
-            "text": "渣土车抛洒，路面全是泥", "address": "成华区建设路", "matter_code": "CG008"}
+    body = {
+        "call_id": f"call-{uuid.uuid4()}",
+        "caller_phone": "13800138000",
+        "kind": "投诉",
+        "text": "渣土车抛洒，路面全是泥",
+        "address": "成华区建设路",
+        "matter_code": "CG008",
+    }
     body.update(overrides)
     r = httpx.post(f"{stack.url('intake')}/api/v1/complaints", json=body, headers=stack.operator_headers, timeout=10)
     assert r.status_code == 201, r.text
 
     def found() -> dict[str, Any] | None:
-        items = httpx.get(f"{stack.url('dispatch')}/api/v1/dispatch/cases", headers=dk,
-                          params={"complaint_id": r.json()["id"]}).json()["items"]
+        items = httpx.get(
+            f"{stack.url('dispatch')}/api/v1/dispatch/cases", headers=dk, params={"complaint_id": r.json()["id"]}
+        ).json()["items"]
         return items[0] if items else None
 
     case: dict[str, Any] = wait_until(found, message="case opened")

@@ -78,6 +78,7 @@ def test_caller_history_with_case_status(intake: str, stack: Stack) -> None:
     first = file(intake, caller_phone=number).json()
     second = file(intake, caller_phone=number, text="请问社保转移怎么办理", address=None, kind="咨询").json()
     wait_until(lambda: case_for(stack, first["id"]), message="case created")
+
     def known() -> dict | None:
         r = httpx.get(f"{intake}/api/v1/hotline/callers/{number}/history", headers=OPERATOR, timeout=10)
         assert r.status_code == 200
@@ -135,23 +136,26 @@ def test_duplicates_same_category_nearby(intake: str) -> None:
 
 
 def test_duplicates_bad_input(intake: str) -> None:
-    r = httpx.post(f"{intake}/api/v1/hotline/duplicates", json={"text": "", "radius_m": -5}, headers=OPERATOR,
-                   timeout=10)
+    r = httpx.post(
+        f"{intake}/api/v1/hotline/duplicates", json={"text": "", "radius_m": -5}, headers=OPERATOR, timeout=10
+    )
     assert r.status_code == 422
     assert {f["field"] for f in r.json()["fields"]} >= {"text", "radius_m"}
 
 
 def test_classify_endpoint(intake: str) -> None:
-    r = httpx.post(f"{intake}/api/v1/classify", json={"text": "建设路井盖坏了", "channel": "hotline"},
-                   headers=OPERATOR, timeout=10)
+    r = httpx.post(
+        f"{intake}/api/v1/classify", json={"text": "建设路井盖坏了", "channel": "hotline"}, headers=OPERATOR, timeout=10
+    )
     assert r.status_code == 200
     c = r.json()
     assert c["kind"] in {"投诉", "求助", "举报"}
     assert len(c["matters"]) == 3
     assert {"code", "category", "confidence"} <= set(c["matters"][0])
     assert c["emergency"] is None
-    fire = httpx.post(f"{intake}/api/v1/classify", json={"text": "楼下着火了有人被困"}, headers=OPERATOR,
-                      timeout=10).json()
+    fire = httpx.post(
+        f"{intake}/api/v1/classify", json={"text": "楼下着火了有人被困"}, headers=OPERATOR, timeout=10
+    ).json()
     assert fire["emergency"]["service"] == "119"
     bad_bodies = (
         ({"channel": "hotline"}, "text"),
@@ -165,8 +169,11 @@ def test_classify_endpoint(intake: str) -> None:
 
 
 def test_knowledge_answer_for_consultation(intake: str) -> None:
-    r = httpx.post(f"{intake}/api/v1/hotline/knowledge", json={"text": "请问办理居住证需要什么材料", "kind": "咨询"},
-                   headers=OPERATOR)
+    r = httpx.post(
+        f"{intake}/api/v1/hotline/knowledge",
+        json={"text": "请问办理居住证需要什么材料", "kind": "咨询"},
+        headers=OPERATOR,
+    )
     assert r.status_code == 200
     answers = r.json()["answers"]
     assert answers and answers[0]["answer"]

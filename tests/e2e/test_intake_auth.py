@@ -132,11 +132,16 @@ def test_authorization_matrix(stack: Stack, creds: dict[str, dict[str, str]], fi
 
 def test_dispatcher_reads_history_and_detail(stack: Stack, creds: dict[str, dict[str, str]]) -> None:
     number = phone()
-    r = httpx.post(f"{stack.url('intake')}/api/v1/complaints", json=ticket(caller_phone=number),
-                   headers=creds["operator"], timeout=10)
+    r = httpx.post(
+        f"{stack.url('intake')}/api/v1/complaints",
+        json=ticket(caller_phone=number),
+        headers=creds["operator"],
+        timeout=10,
+    )
     assert r.status_code == 201
-    history = httpx.get(f"{stack.url('intake')}/api/v1/hotline/callers/{number}/history",
-                        headers=creds["dispatcher"], timeout=10)
+    history = httpx.get(
+        f"{stack.url('intake')}/api/v1/hotline/callers/{number}/history", headers=creds["dispatcher"], timeout=10
+    )
     assert history.status_code == 200 and history.json()["items"][0]["id"] == r.json()["id"]
     assert history.json()["items"][0]["text"].startswith("我叫王小明")
 
@@ -148,16 +153,21 @@ def test_authorization_comes_before_validation(stack: Stack, creds: dict[str, di
         assert httpx.post(f"{intake}/api/v1/complaints", json=bad_ticket, headers=creds[role]).status_code == status
         assert httpx.post(f"{intake}/api/v1/classify", json={"text": 5}, headers=creds[role]).status_code == status
     assert httpx.get(f"{intake}/api/v1/hotline/callers/not-a-phone/history").status_code == 401
-    assert httpx.get(f"{intake}/api/v1/hotline/callers/not-a-phone/history",
-                     headers=creds["handler"]).status_code == 403
+    assert (
+        httpx.get(f"{intake}/api/v1/hotline/callers/not-a-phone/history", headers=creds["handler"]).status_code == 403
+    )
     assert httpx.post(f"{intake}/api/v1/complaints", json=bad_ticket, headers=creds["operator"]).status_code == 422
     not_json = {"content-type": "application/json"}
     for path in ("/api/v1/complaints", "/api/v1/classify", "/api/v1/hotline/duplicates"):
         assert httpx.post(f"{intake}{path}", content=b"{not json", headers=not_json).status_code == 401
-        assert httpx.post(f"{intake}{path}", content=b"{not json", headers={**not_json, **creds["handler"]}
-                          ).status_code == 403
-        assert httpx.post(f"{intake}{path}", content=b"{not json", headers={**not_json, **creds["operator"]}
-                          ).status_code == 422
+        assert (
+            httpx.post(f"{intake}{path}", content=b"{not json", headers={**not_json, **creds["handler"]}).status_code
+            == 403
+        )
+        assert (
+            httpx.post(f"{intake}{path}", content=b"{not json", headers={**not_json, **creds["operator"]}).status_code
+            == 422
+        )
 
 
 def test_openapi_declares_who_may_call(stack: Stack) -> None:
@@ -170,8 +180,11 @@ def test_openapi_declares_who_may_call(stack: Stack) -> None:
         return {name for item in spec["paths"][path][method].get("security", []) for name in item}
 
     assert security("/api/v1/complaints", "post") == {"OperatorKey", "ConsoleSession"}
-    assert security("/api/v1/hotline/callers/{phone}/history", "get") == {"OperatorKey", "ConsoleSession",
-                                                                          "DispatcherKey"}
+    assert security("/api/v1/hotline/callers/{phone}/history", "get") == {
+        "OperatorKey",
+        "ConsoleSession",
+        "DispatcherKey",
+    }
     assert security("/api/v1/complaints/{complaint_id}", "get") >= {"DispatcherKey"}
 
 
@@ -222,8 +235,12 @@ def lookup(intake: str, code: str, **kwargs: Any) -> httpx.Response:
 def test_citizen_sees_their_complaint_with_secret_or_last4(stack: Stack, creds: dict[str, dict[str, str]]) -> None:
     intake = stack.url("intake")
     number = phone()
-    app = httpx.post(f"{intake}/api/v1/app/complaints", json={"text": "楼道灯坏了一个月", "phone": number},
-                     headers={"Idempotency-Key": str(uuid.uuid4())}, timeout=10).json()
+    app = httpx.post(
+        f"{intake}/api/v1/app/complaints",
+        json={"text": "楼道灯坏了一个月", "phone": number},
+        headers={"Idempotency-Key": str(uuid.uuid4())},
+        timeout=10,
+    ).json()
     code, secret = app["tracking_code"], app["tracking_secret"]
     assert lookup(intake, code, headers={"X-Tracking-Secret": secret}).json()["text"] == "楼道灯坏了一个月"
     assert lookup(intake, code, params={"secret": secret.lower()}).status_code == 200
@@ -246,9 +263,17 @@ def test_citizen_sees_their_complaint_with_secret_or_last4(stack: Stack, creds: 
     assert mine.status_code == 200 and mine.json()["text"].startswith("我叫王小明")
 
     # Open311 hands the secret out once too
-    o311 = httpx.post(f"{intake}/open311/v2/requests.json", data={
-        "api_key": OPEN311_KEY, "service_code": "SZ002", "description": "井盖松动", "lat": "30.661", "long": "104.0979",
-    }, timeout=10).json()[0]
+    o311 = httpx.post(
+        f"{intake}/open311/v2/requests.json",
+        data={
+            "api_key": OPEN311_KEY,
+            "service_code": "SZ002",
+            "description": "井盖松动",
+            "lat": "30.661",
+            "long": "104.0979",
+        },
+        timeout=10,
+    ).json()[0]
     assert lookup(intake, o311["service_request_id"], params={"secret": o311["tracking_secret"]}).status_code == 200
     # a replay shows no secret again
     replay = httpx.post(f"{intake}/api/v1/complaints", json=body, headers=creds["operator"], timeout=10)
@@ -269,15 +294,18 @@ def test_lookups_and_logins_are_rate_limited(own_intake: str, creds: dict[str, d
     assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
     assert limited.json()["error"] == "rate_limited"
 
-    logins = [httpx.post(f"{own_intake}/console/login", data={"username": "x-guess", "password": f"guess-{i}"})
-              for i in range(12)]
+    logins = [
+        httpx.post(f"{own_intake}/console/login", data={"username": "x-guess", "password": f"guess-{i}"})
+        for i in range(12)
+    ]
     assert {r.status_code for r in logins} == {401, 429}
     refused = logins[-1]
     assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1 and "请" in refused.text
 
 
-def test_dispatcher_key_with_dispatch_away_is_a_json_503(infra: Infra, stack: Stack,
-                                                         creds: dict[str, dict[str, str]]) -> None:
+def test_dispatcher_key_with_dispatch_away_is_a_json_503(
+    infra: Infra, stack: Stack, creds: dict[str, dict[str, str]]
+) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         dead_port = s.getsockname()[1]

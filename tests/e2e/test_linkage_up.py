@@ -33,9 +33,22 @@ def test_linkage_up_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> Non
     var = tmp_path / "var"
     env = {k: v for k, v in os.environ.items() if not k.startswith("LINKAGE_")}
     up = subprocess.Popen(
-        [sys.executable, "-m", "linkage.cli", "up", "--port-base", str(base), "--broker-port", "0",
-         "--var-dir", str(var)],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "linkage.cli",
+            "up",
+            "--port-base",
+            str(base),
+            "--broker-port",
+            "0",
+            "--var-dir",
+            str(var),
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     manifest_path = var / "linkage-up.json"
     try:
@@ -54,12 +67,18 @@ def test_linkage_up_starts_everything_and_ctrl_c_stops_it(tmp_path: Path) -> Non
         assert len(children) >= 5  # broker + four services
         operator = demo["intake"]["api_keys"]["operator"]["demo"]  # beside dispatch's role keys
         assert {"username": "demo", "role": "operator"}.items() <= demo["intake"]["operators"][0].items()
-        r = httpx.post(f"{manifest['services']['intake']}/api/v1/complaints", timeout=10, json={
-            "call_id": "up-1", "caller_phone": "13800138000", "text": "建设路12号门口井盖坏了", "kind": "投诉"},
-            headers={"X-API-Key": operator})
+        r = httpx.post(
+            f"{manifest['services']['intake']}/api/v1/complaints",
+            timeout=10,
+            json={"call_id": "up-1", "caller_phone": "13800138000", "text": "建设路12号门口井盖坏了", "kind": "投诉"},
+            headers={"X-API-Key": operator},
+        )
         assert r.status_code == 201, r.text
-        login = httpx.post(f"{manifest['services']['intake']}/console/login", timeout=10,
-                           data={"username": "demo", "password": demo["intake"]["console"]["password"]})
+        login = httpx.post(
+            f"{manifest['services']['intake']}/console/login",
+            timeout=10,
+            data={"username": "demo", "password": demo["intake"]["console"]["password"]},
+        )
         assert login.status_code == 303 and "linkage_console" in login.cookies
     finally:
         up.send_signal(signal.SIGINT)  # Ctrl-C

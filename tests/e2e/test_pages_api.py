@@ -23,8 +23,12 @@ def keys(infra: Infra) -> dict[str, dict[str, str]]:
 
 
 def test_pages_are_served_self_contained(stack: Stack) -> None:
-    for service, path, title in (("dispatch", "/track", "办理进度查询"), ("dispatch", "/handler", "承办单位工作台"),
-                                 ("dispatch", "/workbench", "派单工作台"), ("analytics", "/display", "实时监测")):
+    for service, path, title in (
+        ("dispatch", "/track", "办理进度查询"),
+        ("dispatch", "/handler", "承办单位工作台"),
+        ("dispatch", "/workbench", "派单工作台"),
+        ("analytics", "/display", "实时监测"),
+    ):
         r = httpx.get(stack.url(service) + path, timeout=10)
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/html"), path
         assert title in r.text
@@ -42,8 +46,13 @@ def test_whoami_and_approvals(stack: Stack, keys: dict[str, dict[str, str]]) -> 
     dk = {"X-API-Key": keys["dispatcher"]["ZX"]}
     hk = {"X-API-Key": keys["handler"]["CGJ"]}
     me = httpx.get(f"{url}/api/v1/whoami", headers=hk).json()
-    assert me == {"role": "handler", "role_name": "承办单位", "department": "CGJ",
-                  "department_name": "城市管理和综合执法局", "label": "demo handler"}
+    assert me == {
+        "role": "handler",
+        "role_name": "承办单位",
+        "department": "CGJ",
+        "department_name": "城市管理和综合执法局",
+        "label": "demo handler",
+    }
     assert httpx.get(f"{url}/api/v1/whoami").status_code == 401
     assert httpx.get(f"{url}/api/v1/whoami", headers={"X-API-Key": "nope"}).status_code == 401
     assert httpx.get(f"{url}/api/v1/dispatch/approvals", headers=hk).status_code == 403
@@ -74,8 +83,10 @@ def test_analytics_projection_display_endpoints_and_open_data(stack: Stack, keys
     dk = keys["dispatcher"]["ZX"]
     url = stack.url("dispatch")
     before = _get(stack, "/api/v1/stats/overview")
-    cases = [file_complaint(stack, dk, address="成华区建设路12号", matter_code=m, text=t,
-                            caller_phone=f"1391234{i:04d}") for i, (m, t) in enumerate(API_PROBLEMS)]
+    cases = [
+        file_complaint(stack, dk, address="成华区建设路12号", matter_code=m, text=t, caller_phone=f"1391234{i:04d}")
+        for i, (m, t) in enumerate(API_PROBLEMS)
+    ]
     assert all(c["state"] == "dispatched" and c["lead"] == "CGJ" for c in cases), cases
     grid = cases[0]["grid_code"]
     assert grid and all(c["grid_code"] == grid for c in cases)
@@ -84,13 +95,19 @@ def test_analytics_projection_display_endpoints_and_open_data(stack: Stack, keys
     first = cases[0]["id"]
     assert httpx.post(f"{url}/api/v1/handler/cases/{first}/sign", headers=lead).is_success
     assert httpx.post(f"{url}/api/v1/handler/cases/{first}/reply", headers=lead, json={"text": "已清理"}).is_success
-    assert httpx.post(f"{url}/api/v1/dispatch/cases/{cases[1]['id']}/urge", headers={"X-API-Key": dk},
-                      json={"reason": "尽快处理"}).is_success
+    assert httpx.post(
+        f"{url}/api/v1/dispatch/cases/{cases[1]['id']}/urge", headers={"X-API-Key": dk}, json={"reason": "尽快处理"}
+    ).is_success
 
     def counted() -> dict[str, Any] | None:
         o = _get(stack, "/api/v1/stats/overview")
-        return o if o["volume"] >= before["volume"] + 3 and o["urged"] >= before["urged"] + 1 \
-            and o["on_time"]["replied"] >= before["on_time"]["replied"] + 1 else None
+        return (
+            o
+            if o["volume"] >= before["volume"] + 3
+            and o["urged"] >= before["urged"] + 1
+            and o["on_time"]["replied"] >= before["on_time"]["replied"] + 1
+            else None
+        )
 
     o = wait_until(counted, message="analytics counted the new cases")
     assert o is not None
@@ -132,10 +149,19 @@ def test_analytics_projection_display_endpoints_and_open_data(stack: Stack, keys
     body = r.content.decode("utf-8-sig")
     assert "1391234" not in body and "王小明" not in body and "彩钢棚" not in body and "建设路12号" not in body
     rows = list(csv.DictReader(io.StringIO(body)))
-    assert list(rows[0]) == ["day", "street_code", "street_name", "grid_code", "grid_name", "category",
-                             "category_name", "cases"]
+    assert list(rows[0]) == [
+        "day",
+        "street_code",
+        "street_name",
+        "grid_code",
+        "grid_name",
+        "category",
+        "category_name",
+        "cases",
+    ]
     row = next(x for x in rows if x["grid_code"] == grid and x["category"] == "CG" and x["day"] == o["day"])
     assert int(row["cases"]) >= 3 and row["street_name"] == "猛追湾街道" and row["category_name"] == "城市管理"
-    r = httpx.get(stack.url("analytics") + "/api/v1/open-data/cases.csv", params={"start": "2026-02-01",
-                                                                                   "end": "2026-01-01"})
+    r = httpx.get(
+        stack.url("analytics") + "/api/v1/open-data/cases.csv", params={"start": "2026-02-01", "end": "2026-01-01"}
+    )
     assert r.status_code == 422

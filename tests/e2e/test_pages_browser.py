@@ -19,8 +19,15 @@ from tests.e2e.pages_support import BROWSER_PROBLEMS, demo_keys, file_complaint
 from tests.support import REPO, Infra, Stack
 
 CHROMIUM = os.environ.get("LINKAGE_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
 SHOTS = REPO / "var" / "screenshots"
 
 pytestmark = pytest.mark.skipif(
@@ -40,8 +47,15 @@ def test_track_handler_workbench_display_in_chromium(stack: Stack, keys: dict[st
     dk = keys["dispatcher"]["ZX"]
     handler_key = keys["handler"]["CGJ"]
     cases: list[dict[str, Any]] = [
-        file_complaint(stack, dk, address="成华区建设路12号", matter_code=m, text=t, caller_phone=f"1370000{i:04d}",
-                       caller_name="李秀英")
+        file_complaint(
+            stack,
+            dk,
+            address="成华区建设路12号",
+            matter_code=m,
+            text=t,
+            caller_phone=f"1370000{i:04d}",
+            caller_name="李秀英",
+        )
         for i, (m, t) in enumerate(BROWSER_PROBLEMS)
     ]
     a, b, c = cases
@@ -57,10 +71,15 @@ def test_track_handler_workbench_display_in_chromium(stack: Stack, keys: dict[st
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         try:
-            ctx = browser.new_context(viewport={"width": 1440, "height": 900}, locale="zh-CN",
-                                      timezone_id="Asia/Shanghai")
-            ctx.on("request", lambda req: external.append(req.url)
-                   if not req.url.startswith((dispatch, analytics, "data:")) else None)
+            ctx = browser.new_context(
+                viewport={"width": 1440, "height": 900}, locale="zh-CN", timezone_id="Asia/Shanghai"
+            )
+            ctx.on(
+                "request",
+                lambda req: (
+                    external.append(req.url) if not req.url.startswith((dispatch, analytics, "data:")) else None
+                ),
+            )
             page = ctx.new_page()
 
             # /track: unknown code, then the real one.

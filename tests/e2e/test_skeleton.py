@@ -75,8 +75,9 @@ def test_bad_input_is_a_clear_4xx_and_stores_nothing(stack: Stack) -> None:
     assert missing_text.status_code == 422
     assert missing_text.json()["fields"][0]["field"] == "text"
 
-    too_long = httpx.post(url, json={"call_id": "bad-2", "caller_phone": "13800138000", "text": "长" * 100_000},
-                          headers=op)
+    too_long = httpx.post(
+        url, json={"call_id": "bad-2", "caller_phone": "13800138000", "text": "长" * 100_000}, headers=op
+    )
     assert too_long.status_code in (413, 422)
     assert "error" in too_long.json()
 

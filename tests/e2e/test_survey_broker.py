@@ -33,8 +33,9 @@ async def test_survey_answer_through_the_broker(
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap)
     await producer.start()
     try:
-        await producer.send_and_wait(settings.topic(topics.FEEDBACK), value=value, key=case.id.encode(),
-                                     headers=headers)
+        await producer.send_and_wait(
+            settings.topic(topics.FEEDBACK), value=value, key=case.id.encode(), headers=headers
+        )
     finally:
         await producer.stop()
     for _ in range(150):

@@ -87,9 +87,12 @@ async def test_emergency_is_transferred_and_consult_is_answered(engine: AsyncEng
         consult = await _open(session, complaint(kind="咨询", matter_code=zx.code, text="怎么办居住证"))
         assert consult.state == "closed"
         assert [h.action for h in await _history(session, consult.id)] == ["created", "answered", "closed"]
-        unsure = await _open(session, complaint(
-            matter_code=None, suggestions=[CategorySuggestion(category="CG", matter_code="CG001", confidence=0.3)]
-        ))
+        unsure = await _open(
+            session,
+            complaint(
+                matter_code=None, suggestions=[CategorySuggestion(category="CG", matter_code="CG001", confidence=0.3)]
+            ),
+        )
         assert unsure.state == "triage"
 
 
@@ -150,8 +153,12 @@ async def test_full_loop_suspend_extension_survey_and_merge(engine: AsyncEngine)
         await t(session, case, "resume", actor="dispatcher", now=datetime(2026, 10, 14, 2, tzinfo=UTC))
         assert case.state == "signed"
         assert case.deadline_at is not None and deadline is not None
-        assert flows.default_calendar().working_days_between(
-            deadline.astimezone(flows.SHANGHAI).date(), case.deadline_at.astimezone(flows.SHANGHAI).date()) == 2
+        assert (
+            flows.default_calendar().working_days_between(
+                deadline.astimezone(flows.SHANGHAI).date(), case.deadline_at.astimezone(flows.SHANGHAI).date()
+            )
+            == 2
+        )
         await t(session, case, "reply", actor="S03", text="已清理")
         await flows.apply_survey(session, case, "不满意")
         assert case.state == "signed" and case.reopen_count == 1
@@ -187,8 +194,9 @@ async def test_audit_verify_detects_an_edited_and_a_deleted_row(engine: AsyncEng
         await session.commit()
     assert not [p for p in await verify_all(settings) if p.case_id == case.id]
     async with engine.begin() as conn:
-        await conn.execute(text("UPDATE case_history SET reason = 'edited' WHERE case_id = :c AND seq = 3"),
-                           {"c": case.id})
+        await conn.execute(
+            text("UPDATE case_history SET reason = 'edited' WHERE case_id = :c AND seq = 3"), {"c": case.id}
+        )
     problems = [p for p in await verify_all(settings) if p.case_id == case.id]
     assert problems and problems[0].seq == 3 and "edited" in problems[0].problem
     async with engine.begin() as conn:

@@ -31,8 +31,16 @@ maker = sessions_fixture("dispatch")
 def _case(**kw: object) -> Case:
     now = dt.datetime.now(dt.UTC)
     grid = kw.pop("grid_code", f"G{uuid.uuid4().hex[:6]}")
-    values: dict[str, object] = {"state": "dispatched", "category": "SZ", "lon": LON, "lat": LAT, "text": TEXT,
-                                 "received_at": now, "deadline_at": now + dt.timedelta(days=7), "grid_code": grid}
+    values: dict[str, object] = {
+        "state": "dispatched",
+        "category": "SZ",
+        "lon": LON,
+        "lat": LAT,
+        "text": TEXT,
+        "received_at": now,
+        "deadline_at": now + dt.timedelta(days=7),
+        "grid_code": grid,
+    }
     values.update(kw)
     return new_case(**values)
 
@@ -62,12 +70,15 @@ async def test_close_similar_complaint_is_merged(maker: async_sessionmaker[Async
 async def test_other_category_far_away_or_old_is_not_merged(maker: async_sessionmaker[AsyncSession]) -> None:
     now = dt.datetime.now(dt.UTC)
     async with maker() as session, session.begin():
-        other_cat, far, old, closed = await add_cases(session, [
-            _case(category="HB", received_at=now - dt.timedelta(hours=1)),
-            _case(lon=LON + 0.01, received_at=now - dt.timedelta(hours=1)),  # ~950 m away
-            _case(received_at=now - dt.timedelta(days=9)),
-            _case(state="closed", received_at=now - dt.timedelta(hours=1)),
-        ])
+        other_cat, far, old, closed = await add_cases(
+            session,
+            [
+                _case(category="HB", received_at=now - dt.timedelta(hours=1)),
+                _case(lon=LON + 0.01, received_at=now - dt.timedelta(hours=1)),  # ~950 m away
+                _case(received_at=now - dt.timedelta(days=9)),
+                _case(state="closed", received_at=now - dt.timedelta(hours=1)),
+            ],
+        )
     async with maker() as session, session.begin():
         (new,) = await add_cases(session, [_case(lon=LON + 0.0005)])
         ids = {c.case_id for c in await find_duplicates(session, new)}
@@ -84,11 +95,22 @@ async def test_same_grid_without_point_and_middling_text_is_suggested(
     grid = f"G{uuid.uuid4().hex[:6]}"
     now = dt.datetime.now(dt.UTC)
     async with maker() as session, session.begin():
-        (first,) = await add_cases(session, [_case(grid_code=grid, lon=None, lat=None, text="建设路12号井盖松动",
-                                                   received_at=now - dt.timedelta(hours=3))])
+        (first,) = await add_cases(
+            session,
+            [
+                _case(
+                    grid_code=grid,
+                    lon=None,
+                    lat=None,
+                    text="建设路12号井盖松动",
+                    received_at=now - dt.timedelta(hours=3),
+                )
+            ],
+        )
     async with maker() as session, session.begin():
-        (second,) = await add_cases(session, [_case(grid_code=grid, lon=None, lat=None,
-                                                    text="建设路12号的井盖松了，一踩就响")])
+        (second,) = await add_cases(
+            session, [_case(grid_code=grid, lon=None, lat=None, text="建设路12号的井盖松了，一踩就响")]
+        )
         assert await merge_or_suggest(session, second) is None
         links = await duplicates_of(session, second.id)
         assert [(link.candidate_id, link.status) for link in links] == [(first.id, "suggested")]

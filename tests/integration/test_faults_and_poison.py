@@ -50,8 +50,11 @@ async def _wait(predicate: object, timeout_s: float = 40.0) -> None:
 
 async def _dlq_records(settings: Settings, topic: str, expected: int) -> list[object]:
     reader = AIOKafkaConsumer(
-        topic, bootstrap_servers=settings.kafka_bootstrap, auto_offset_reset="earliest",
-        fetch_max_bytes=16 * 1024 * 1024, max_partition_fetch_bytes=16 * 1024 * 1024,
+        topic,
+        bootstrap_servers=settings.kafka_bootstrap,
+        auto_offset_reset="earliest",
+        fetch_max_bytes=16 * 1024 * 1024,
+        max_partition_fetch_bytes=16 * 1024 * 1024,
     )
     await reader.start()
     records: list[object] = []
@@ -72,9 +75,12 @@ async def _dlq_records(settings: Settings, topic: str, expected: int) -> list[ob
 
 
 async def test_poison_of_every_kind_is_dead_lettered_once_and_the_stream_goes_on(settings: Settings) -> None:
-    settings = settings.model_copy(update={
-        "topic_prefix": f"{settings.topic_prefix}p{uuid.uuid4().hex[:6]}.", "consumer_retry_backoff_s": 0.01,
-    })
+    settings = settings.model_copy(
+        update={
+            "topic_prefix": f"{settings.topic_prefix}p{uuid.uuid4().hex[:6]}.",
+            "consumer_retry_backoff_s": 0.01,
+        }
+    )
     await ensure_topics(settings, [FEEDBACK], partitions=1)
     topic = settings.topic(FEEDBACK)
     engine = make_engine(settings, SCHEMA)
@@ -90,8 +96,9 @@ async def test_poison_of_every_kind_is_dead_lettered_once_and_the_stream_goes_on
             assert isinstance(payload, SurveyAnsweredV1)
             if payload.case_id in broken:
                 raise KeyError(f"no such case {payload.case_id}")  # deterministic: the record's fault
-            await session.execute(text("INSERT INTO test_effects (grp, case_id) VALUES (:g, :c)"),
-                                  {"g": group, "c": payload.case_id})
+            await session.execute(
+                text("INSERT INTO test_effects (grp, case_id) VALUES (:g, :c)"), {"g": group, "c": payload.case_id}
+            )
 
     big_producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, max_request_size=8 * 1024 * 1024)
     await big_producer.start()
@@ -112,8 +119,9 @@ async def test_poison_of_every_kind_is_dead_lettered_once_and_the_stream_goes_on
     producer = make_producer(settings)
     await producer.start()
     relay = OutboxRelay(settings, engine, producer, "poison-" + uuid.uuid4().hex[:6])
-    consumer = EventConsumer(settings, group=group, topics=[FEEDBACK], handler=handler, sessionmaker=maker,
-                             on_outbox=relay.wake)
+    consumer = EventConsumer(
+        settings, group=group, topics=[FEEDBACK], handler=handler, sessionmaker=maker, on_outbox=relay.wake
+    )
     tasks = [asyncio.create_task(relay.run()), asyncio.create_task(consumer.run())]
 
     async def effects() -> list[str]:
@@ -142,19 +150,29 @@ async def test_poison_of_every_kind_is_dead_lettered_once_and_the_stream_goes_on
     assert by_offset[5].value == b""  # type: ignore[attr-defined]
     assert b"KeyError" in dict(by_offset[4].headers)["dlq_error"]  # type: ignore[attr-defined]
     async with maker() as s:
-        stored = (await s.execute(text("SELECT \"offset\", size, inline FROM dead_letters WHERE consumer_group = :g "
-                                       "ORDER BY \"offset\""), {"g": full_group})).all()
+        stored = (
+            await s.execute(
+                text('SELECT "offset", size, inline FROM dead_letters WHERE consumer_group = :g ORDER BY "offset"'),
+                {"g": full_group},
+            )
+        ).all()
     assert [(o, inline) for o, _, inline in stored] == [(1, True), (2, True), (3, True), (4, True), (5, False)]
     assert stored[-1][1] == 5 * 1024 * 1024
 
     # a rewind (as after a crash or a broker change) reads every record again: nothing is dead-lettered twice
     consumer.stop()
     await asyncio.wait_for(tasks[1], timeout=15)
-    admin_reset = EventConsumer(settings, group=group, topics=[FEEDBACK], handler=handler, sessionmaker=maker,
-                                on_outbox=relay.wake)
-    reread = AIOKafkaConsumer(topic, bootstrap_servers=settings.kafka_bootstrap, group_id=full_group,
-                              enable_auto_commit=False, fetch_max_bytes=16 * 1024 * 1024,
-                              max_partition_fetch_bytes=16 * 1024 * 1024)
+    admin_reset = EventConsumer(
+        settings, group=group, topics=[FEEDBACK], handler=handler, sessionmaker=maker, on_outbox=relay.wake
+    )
+    reread = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=full_group,
+        enable_auto_commit=False,
+        fetch_max_bytes=16 * 1024 * 1024,
+        max_partition_fetch_bytes=16 * 1024 * 1024,
+    )
     await reread.start()
     await reread.seek_to_beginning()
     await reread.getmany(timeout_ms=2000)
@@ -163,8 +181,9 @@ async def test_poison_of_every_kind_is_dead_lettered_once_and_the_stream_goes_on
     task2 = asyncio.create_task(admin_reset.run())
     await asyncio.sleep(6)
     async with maker() as s:
-        count = (await s.execute(text("SELECT count(*) FROM dead_letters WHERE consumer_group = :g"),
-                                 {"g": full_group})).scalar_one()
+        count = (
+            await s.execute(text("SELECT count(*) FROM dead_letters WHERE consumer_group = :g"), {"g": full_group})
+        ).scalar_one()
     assert count == 5
     assert await effects() == [f"case-{i}" for i in range(6)]
     assert len(await _dlq_records(settings, dlq, 5)) == 5
@@ -172,8 +191,11 @@ async def test_poison_of_every_kind_is_dead_lettered_once_and_the_stream_goes_on
     # the cause is fixed: `linkage dlq replay` re-drives the handler's poison and it is applied
     broken.clear()
     async with maker() as s:
-        bad_id = (await s.execute(text("SELECT id FROM dead_letters WHERE consumer_group = :g AND \"offset\" = 4"),
-                                  {"g": full_group})).scalar_one()
+        bad_id = (
+            await s.execute(
+                text('SELECT id FROM dead_letters WHERE consumer_group = :g AND "offset" = 4'), {"g": full_group}
+            )
+        ).scalar_one()
     assert await _replay(settings, SCHEMA, [bad_id]) == 1
 
     async def bad_applied() -> bool:
@@ -189,10 +211,13 @@ async def test_poison_of_every_kind_is_dead_lettered_once_and_the_stream_goes_on
 
 
 async def test_an_infrastructure_fault_is_retried_never_dead_lettered_or_skipped(settings: Settings) -> None:
-    settings = settings.model_copy(update={
-        "topic_prefix": f"{settings.topic_prefix}f{uuid.uuid4().hex[:6]}.", "consumer_retry_backoff_s": 0.01,
-        "consumer_max_attempts": 2,
-    })
+    settings = settings.model_copy(
+        update={
+            "topic_prefix": f"{settings.topic_prefix}f{uuid.uuid4().hex[:6]}.",
+            "consumer_retry_backoff_s": 0.01,
+            "consumer_max_attempts": 2,
+        }
+    )
     await ensure_topics(settings, [FEEDBACK], partitions=1)
     engine = make_engine(settings, SCHEMA)
     maker = make_sessionmaker(engine)
@@ -208,8 +233,9 @@ async def test_an_infrastructure_fault_is_retried_never_dead_lettered_or_skipped
             if payload.case_id == "case-3" and failures["left"] > 0:
                 failures["left"] -= 1
                 raise ConnectionRefusedError("database went away")
-            await session.execute(text("INSERT INTO test_effects (grp, case_id) VALUES (:g, :c)"),
-                                  {"g": group, "c": payload.case_id})
+            await session.execute(
+                text("INSERT INTO test_effects (grp, case_id) VALUES (:g, :c)"), {"g": group, "c": payload.case_id}
+            )
 
     producer = make_producer(settings)
     await producer.start()
@@ -236,8 +262,11 @@ async def test_an_infrastructure_fault_is_retried_never_dead_lettered_or_skipped
     assert await effects() == [f"case-{i}" for i in range(8)]  # in order, none skipped, none twice
     assert consumer.dead_lettered == 0 and consumer.healthy
     async with maker() as s:
-        dead = (await s.execute(text("SELECT count(*) FROM dead_letters WHERE consumer_group = :g"),
-                                {"g": settings.group(group)})).scalar_one()
+        dead = (
+            await s.execute(
+                text("SELECT count(*) FROM dead_letters WHERE consumer_group = :g"), {"g": settings.group(group)}
+            )
+        ).scalar_one()
     assert dead == 0
     consumer.stop()
     await asyncio.wait_for(task, timeout=15)

@@ -18,8 +18,14 @@ from shared.settings import Settings
 
 
 def draft(key: str, text_: str = "路灯不亮") -> ComplaintDraft:
-    return ComplaintDraft(channel="hotline", channel_key=key, text=text_, kind="投诉", matter_code="SZ003",
-                          reporter=Reporter(phone="13900000000"))
+    return ComplaintDraft(
+        channel="hotline",
+        channel_key=key,
+        text=text_,
+        kind="投诉",
+        matter_code="SZ003",
+        reporter=Reporter(phone="13900000000"),
+    )
 
 
 async def test_concurrent_submissions_share_transactions_and_stay_idempotent(settings: Settings) -> None:
@@ -44,11 +50,15 @@ async def test_concurrent_submissions_share_transactions_and_stay_idempotent(set
     for key, (complaint, _) in zip(keys, results, strict=True):
         assert by_key.setdefault(key, complaint.id) == complaint.id, "same key → same complaint"
     async with maker() as s:
-        stored = (await s.execute(text("SELECT count(*) FROM complaints WHERE channel_key LIKE :p"),
-                                  {"p": f"{tag}-%"})).scalar_one()
-        events = (await s.execute(text(
-            "SELECT count(*) FROM outbox o JOIN complaints c ON o.key = c.id WHERE c.channel_key LIKE :p"),
-            {"p": f"{tag}-%"})).scalar_one()
+        stored = (
+            await s.execute(text("SELECT count(*) FROM complaints WHERE channel_key LIKE :p"), {"p": f"{tag}-%"})
+        ).scalar_one()
+        events = (
+            await s.execute(
+                text("SELECT count(*) FROM outbox o JOIN complaints c ON o.key = c.id WHERE c.channel_key LIKE :p"),
+                {"p": f"{tag}-%"},
+            )
+        ).scalar_one()
     assert (stored, events) == (150, 150), "one row and one event per key, all committed before the answers"
     await engine.dispose()
 
@@ -73,7 +83,8 @@ async def test_a_failing_item_fails_alone(settings: Settings) -> None:
     failures = [o for o in outcomes if isinstance(o, BaseException)]
     assert len(failures) == 1 and str(failures[0]) == "boom"
     async with maker() as s:
-        stored = (await s.execute(text("SELECT count(*) FROM complaints WHERE channel_key LIKE :p"),
-                                  {"p": f"{tag}-%"})).scalar_one()
+        stored = (
+            await s.execute(text("SELECT count(*) FROM complaints WHERE channel_key LIKE :p"), {"p": f"{tag}-%"})
+        ).scalar_one()
     assert stored == 19
     await engine.dispose()

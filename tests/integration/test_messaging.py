@@ -84,7 +84,11 @@ async def test_relay_publishes_in_order_and_consumer_applies_each_once_with_dead
 
     consumer = EventConsumer(
         settings.model_copy(update={"consumer_retry_backoff_s": 0.01}),
-        group=group, topics=[FEEDBACK], handler=handler, sessionmaker=maker, producer=producer,
+        group=group,
+        topics=[FEEDBACK],
+        handler=handler,
+        sessionmaker=maker,
+        producer=producer,
     )
     consumer_task = asyncio.create_task(consumer.run())
     applied: list[str] = []
@@ -112,15 +116,19 @@ async def test_relay_publishes_in_order_and_consumer_applies_each_once_with_dead
         rows = (await s.execute(text("SELECT headers, payload FROM outbox ORDER BY seq"))).all()
     for headers_json, payload in rows:
         await producer.send_and_wait(
-            settings.topic(FEEDBACK), value=bytes(payload), key=b"same-key",
+            settings.topic(FEEDBACK),
+            value=bytes(payload),
+            key=b"same-key",
             headers=[(k, v.encode()) for k, v in headers_json],
         )
     await asyncio.sleep(2)
     assert await applied_effects() == [c for c in case_ids if c != "case-013"]
     async with maker() as s:
-        sent = (await s.execute(text(
-            "SELECT count(*) FROM outbox WHERE sent_at IS NOT NULL AND event_type <> 'linkage.dead_letter'"
-        ))).scalar_one()
+        sent = (
+            await s.execute(
+                text("SELECT count(*) FROM outbox WHERE sent_at IS NOT NULL AND event_type <> 'linkage.dead_letter'")
+            )
+        ).scalar_one()
         assert sent == 60
 
     consumer.stop()
@@ -154,23 +162,33 @@ async def test_purge_keeps_unsent_rows_and_drops_expired_ones(settings: Settings
     engine = make_engine(settings, SCHEMA)
     maker = make_sessionmaker(engine)
     producer = make_producer(settings)
-    relay = OutboxRelay(settings.model_copy(update={"outbox_retention_hours": 0, "processed_retention_hours": 0}),
-                        engine, producer, "test-purge")
+    relay = OutboxRelay(
+        settings.model_copy(update={"outbox_retention_hours": 0, "processed_retention_hours": 0}),
+        engine,
+        producer,
+        "test-purge",
+    )
     async with maker() as s, s.begin():
         await s.execute(text("DELETE FROM outbox"))
         add_event(s, FEEDBACK, survey("kept"), key="k", source="test")
         add_event(s, FEEDBACK, survey("sent"), key="k", source="test")
         await s.flush()
-        await s.execute(text("UPDATE outbox SET sent_at = now() - interval '1 hour' "
-                             "WHERE seq = (SELECT max(seq) FROM outbox)"))
+        await s.execute(
+            text("UPDATE outbox SET sent_at = now() - interval '1 hour' WHERE seq = (SELECT max(seq) FROM outbox)")
+        )
         await claim_events(s, "purge-test", ["old-event"])
-        await s.execute(text("UPDATE processed_events SET processed_at = now() - interval '1 hour' "
-                             "WHERE consumer_group = 'purge-test'"))
+        await s.execute(
+            text(
+                "UPDATE processed_events SET processed_at = now() - interval '1 hour' "
+                "WHERE consumer_group = 'purge-test'"
+            )
+        )
     assert await relay.purge() == 1
     async with maker() as s:
         left = (await s.execute(text("SELECT count(*) FROM outbox WHERE sent_at IS NULL"))).scalar_one()
-        tracked = (await s.execute(text("SELECT count(*) FROM processed_events WHERE consumer_group = 'purge-test'"))
-                   ).scalar_one()
+        tracked = (
+            await s.execute(text("SELECT count(*) FROM processed_events WHERE consumer_group = 'purge-test'"))
+        ).scalar_one()
     assert (left, tracked) == (1, 0)
     await engine.dispose()
 

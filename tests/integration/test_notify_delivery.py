@@ -47,8 +47,9 @@ maker = sessions_fixture("notify")
 
 def _consumed(action: str, case_id: str, code: str, **fields: Any) -> ConsumedEvent:
     payload = case_event(action, case_id=case_id, tracking_code=code, at=NOW, **fields)
-    envelope = Envelope(id=str(ULID()), source="dispatch", type=payload.event_type, time=NOW,
-                        data=payload.model_dump(mode="json"))
+    envelope = Envelope(
+        id=str(ULID()), source="dispatch", type=payload.event_type, time=NOW, data=payload.model_dump(mode="json")
+    )
     return ConsumedEvent(envelope=envelope, payload=payload, topic=topics.CASES, partition=0, offset=0, key=case_id)
 
 
@@ -84,8 +85,9 @@ async def test_contact_book_state_and_idempotent_messages(maker: async_sessionma
     dispatched = _consumed("dispatched", case_id, code, from_state="accepted", to_state="dispatched", lead="CGJ")
     await _apply(maker, [created, dispatched])
     await _apply(maker, [created, dispatched])  # redelivered: the dedupe keys hold
-    replied = _consumed("replied", case_id, code, from_state="in_progress", to_state="replied",
-                        details={"text": "已处理"})
+    replied = _consumed(
+        "replied", case_id, code, from_state="in_progress", to_state="replied", details={"text": "已处理"}
+    )
     await _apply(maker, [replied])
     messages = await _messages(maker, case_id)
     assert [m.template for m in messages] == ["receipt", "dispatched", "replied"]
@@ -144,9 +146,21 @@ async def _pending_message(maker: async_sessionmaker[AsyncSession]) -> str:
     """A pending message due only at AHEAD: out of reach of a delivery job running at the real time."""
     case_id, code = _ids()
     async with maker() as session, session.begin():
-        session.add(Message(id=str(ULID()), dedupe_key=f"receipt:{case_id}", case_id=case_id, tracking_code=code,
-                            channel="sms", recipient="13800138000", template="receipt", body="【12345】测试",
-                            status="pending", attempts=0, next_attempt_at=AHEAD))
+        session.add(
+            Message(
+                id=str(ULID()),
+                dedupe_key=f"receipt:{case_id}",
+                case_id=case_id,
+                tracking_code=code,
+                channel="sms",
+                recipient="13800138000",
+                template="receipt",
+                body="【12345】测试",
+                status="pending",
+                attempts=0,
+                next_attempt_at=AHEAD,
+            )
+        )
     return case_id
 
 
@@ -154,8 +168,11 @@ async def test_retry_with_backoff_then_sent(maker: async_sessionmaker[AsyncSessi
     case_id = await _pending_message(maker)
     adapter = Scripted(SendResult("retry", "HTTP 503"), SendResult("sent"))
     adapters = _adapters(adapter)
-    assert await deliver_once(maker, adapters, SETTINGS, now=AHEAD, case_id=case_id) == \
-        {"sent": 0, "retry": 1, "failed": 0}
+    assert await deliver_once(maker, adapters, SETTINGS, now=AHEAD, case_id=case_id) == {
+        "sent": 0,
+        "retry": 1,
+        "failed": 0,
+    }
     (m,) = await _messages(maker, case_id)
     assert m.status == "pending" and m.attempts == 1 and m.last_error == "HTTP 503"
     assert m.next_attempt_at is not None
@@ -163,14 +180,24 @@ async def test_retry_with_backoff_then_sent(maker: async_sessionmaker[AsyncSessi
     assert 0.85 * 3600 < wait < 1.15 * 3600
     # not due yet at the real time
     assert sum((await deliver_once(maker, adapters, SETTINGS, case_id=case_id)).values()) == 0
-    assert await deliver_once(maker, adapters, SETTINGS, now=AHEAD, case_id=case_id) == \
-        {"sent": 1, "retry": 0, "failed": 0}
+    assert await deliver_once(maker, adapters, SETTINGS, now=AHEAD, case_id=case_id) == {
+        "sent": 1,
+        "retry": 0,
+        "failed": 0,
+    }
     (m,) = await _messages(maker, case_id)
     assert m.status == "sent" and m.attempts == 2 and m.sent_at is not None and m.last_error is None
     assert adapter.sent == [m.id, m.id]
     async with maker() as session:
-        rows = (await session.execute(select(OutboxRow).where(OutboxRow.topic == topics.DELIVERIES,
-                                                              OutboxRow.key == case_id))).scalars().all()
+        rows = (
+            (
+                await session.execute(
+                    select(OutboxRow).where(OutboxRow.topic == topics.DELIVERIES, OutboxRow.key == case_id)
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert len(rows) == 1
 
 
@@ -186,16 +213,18 @@ async def test_failed_after_max_attempts_and_adapter_errors_count(maker: async_s
 
 async def test_permanent_refusal_fails_at_once(maker: async_sessionmaker[AsyncSession]) -> None:
     case_id = await _pending_message(maker)
-    await deliver_once(maker, _adapters(Scripted(SendResult("failed", "HTTP 400"))), SETTINGS, now=AHEAD,
-                       case_id=case_id)
+    await deliver_once(
+        maker, _adapters(Scripted(SendResult("failed", "HTTP 400"))), SETTINGS, now=AHEAD, case_id=case_id
+    )
     (m,) = await _messages(maker, case_id)
     assert m.status == "failed" and m.attempts == 1
 
 
 async def test_survey_answer_needs_the_rounds_token_once(maker: async_sessionmaker[AsyncSession]) -> None:
     case_id, code = _ids()
-    await _apply(maker, [_consumed("created", case_id, code, to_state="dispatched",
-                                   reporter=Reporter(phone="13800138000"))])
+    await _apply(
+        maker, [_consumed("created", case_id, code, to_state="dispatched", reporter=Reporter(phone="13800138000"))]
+    )
     async with maker() as session:
         with pytest.raises(UnknownLink):  # no round yet: no token exists at all
             await tokens.find(session, "x" * 32)
@@ -210,13 +239,25 @@ async def test_survey_answer_needs_the_rounds_token_once(maker: async_sessionmak
         assert row.used_at is not None
         with pytest.raises(AlreadyAnswered):  # the same token again
             await submit(session, row, contact, "满意")
-        rows = (await session.execute(select(OutboxRow).where(OutboxRow.topic == topics.FEEDBACK,
-                                                              OutboxRow.key == case_id))).scalars().all()
+        rows = (
+            (
+                await session.execute(
+                    select(OutboxRow).where(OutboxRow.topic == topics.FEEDBACK, OutboxRow.key == case_id)
+                )
+            )
+            .scalars()
+            .all()
+        )
         assert len(rows) == 1 and rows[0].event_type == "cn.linkage.feedback.survey_answered.v1"
     # reopened and replied again: a new round with a new token; the first one is used, a second-round token
     # that is not answered before the case is reopened again becomes stale
-    await _apply(maker, [_consumed("reopened", case_id, code, to_state="dispatched"),
-                         _consumed("replied", case_id, code, to_state="replied")])
+    await _apply(
+        maker,
+        [
+            _consumed("reopened", case_id, code, to_state="dispatched"),
+            _consumed("replied", case_id, code, to_state="replied"),
+        ],
+    )
     second = await _latest_token(maker, case_id)
     assert second != first
     await _apply(maker, [_consumed("reopened", case_id, code, to_state="dispatched")])
@@ -237,9 +278,13 @@ async def test_survey_answer_needs_the_rounds_token_once(maker: async_sessionmak
 
 async def test_expired_token_is_410(maker: async_sessionmaker[AsyncSession]) -> None:
     case_id, code = _ids()
-    await _apply(maker, [_consumed("created", case_id, code, to_state="dispatched",
-                                   reporter=Reporter(phone="13800138001")),
-                         _consumed("replied", case_id, code, to_state="replied")])
+    await _apply(
+        maker,
+        [
+            _consumed("created", case_id, code, to_state="dispatched", reporter=Reporter(phone="13800138001")),
+            _consumed("replied", case_id, code, to_state="replied"),
+        ],
+    )
     token = await _latest_token(maker, case_id)
     async with maker() as session, session.begin():
         row, contact = await tokens.find(session, token, lock=True)
@@ -252,8 +297,13 @@ async def test_gateway_reply_finds_the_phones_open_round(maker: async_sessionmak
     phone = f"139{secrets.randbelow(10**8):08d}"
     case_id, code = _ids()
     assert await _open(maker, phone) is None
-    await _apply(maker, [_consumed("created", case_id, code, to_state="dispatched", reporter=Reporter(phone=phone)),
-                         _consumed("replied", case_id, code, to_state="replied")])
+    await _apply(
+        maker,
+        [
+            _consumed("created", case_id, code, to_state="dispatched", reporter=Reporter(phone=phone)),
+            _consumed("replied", case_id, code, to_state="replied"),
+        ],
+    )
     found = await _open(maker, phone)
     assert found == case_id
     assert await _open(maker, phone, tracking_code="NOPE") is None
@@ -262,6 +312,7 @@ async def test_gateway_reply_finds_the_phones_open_round(maker: async_sessionmak
 
 async def _open(maker: async_sessionmaker[AsyncSession], phone: str, tracking_code: str | None = None) -> str | None:
     async with maker() as session:
-        found = await tokens.open_round_for_phone(session, phone, now=dt.datetime.now(dt.UTC),
-                                                  tracking_code=tracking_code)
+        found = await tokens.open_round_for_phone(
+            session, phone, now=dt.datetime.now(dt.UTC), tracking_code=tracking_code
+        )
     return found[1].case_id if found else None

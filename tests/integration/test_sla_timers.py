@@ -67,17 +67,26 @@ async def _due_cases(maker: async_sessionmaker[AsyncSession], n: int, kind: str 
 async def _fired(maker: async_sessionmaker[AsyncSession], ids: list[str]) -> tuple[int, int, int]:
     """(timers fired, supervised outbox events, supervise history entries) for these cases."""
     async with maker() as session:
-        fired = (await session.execute(
-            select(func.count()).select_from(CaseTimer).where(CaseTimer.case_id.in_(ids), CaseTimer.outcome == "fired")
-        )).scalar_one()
-        events = (await session.execute(
-            select(func.count()).select_from(OutboxRow).where(
-                OutboxRow.key.in_(ids), OutboxRow.event_type == "cn.linkage.case.supervised.v1")
-        )).scalar_one()
-        history = (await session.execute(
-            text("SELECT count(*) FROM case_history WHERE case_id = ANY(:ids) AND action = 'supervised'"),
-            {"ids": ids},
-        )).scalar_one()
+        fired = (
+            await session.execute(
+                select(func.count())
+                .select_from(CaseTimer)
+                .where(CaseTimer.case_id.in_(ids), CaseTimer.outcome == "fired")
+            )
+        ).scalar_one()
+        events = (
+            await session.execute(
+                select(func.count())
+                .select_from(OutboxRow)
+                .where(OutboxRow.key.in_(ids), OutboxRow.event_type == "cn.linkage.case.supervised.v1")
+            )
+        ).scalar_one()
+        history = (
+            await session.execute(
+                text("SELECT count(*) FROM case_history WHERE case_id = ANY(:ids) AND action = 'supervised'"),
+                {"ids": ids},
+            )
+        ).scalar_one()
     return int(fired), int(events), int(history)
 
 
@@ -88,8 +97,13 @@ async def _drain(maker: async_sessionmaker[AsyncSession], ids: list[str], limit:
         for k, v in counts.items():
             total[k] += v
         async with maker() as session:
-            left = (await session.execute(select(func.count()).select_from(CaseTimer).where(
-                CaseTimer.case_id.in_(ids), CaseTimer.fired_at.is_(None), CaseTimer.due_at <= func.now()))).scalar_one()
+            left = (
+                await session.execute(
+                    select(func.count())
+                    .select_from(CaseTimer)
+                    .where(CaseTimer.case_id.in_(ids), CaseTimer.fired_at.is_(None), CaseTimer.due_at <= func.now())
+                )
+            ).scalar_one()
         if not left:
             return total
         if not any(counts.values()):
@@ -104,8 +118,10 @@ async def test_two_scanners_fire_each_timer_exactly_once(makers: list[async_sess
     # other tests' overdue cases share this database, so the scanners' own totals may include theirs;
     # exactly-once is checked per timer of these 200 cases
     assert await _fired(makers[0], ids) == (200, 200, 200)
-    print(f"\n200 red timers, 4 scanners on 2 engines: {elapsed:.2f}s ({200 / elapsed:.0f} timers/s); "
-          f"per scanner {[r['fired'] for r in results]}")
+    print(
+        f"\n200 red timers, 4 scanners on 2 engines: {elapsed:.2f}s ({200 / elapsed:.0f} timers/s); "
+        f"per scanner {[r['fired'] for r in results]}"
+    )
     # another pass fires nothing more for these cases
     await fire_due_timers(makers[1], limit=500)
     assert await _fired(makers[0], ids) == (200, 200, 200)
@@ -132,8 +148,11 @@ async def test_scanner_killed_mid_scan_loses_nothing(
 ) -> None:
     ids = await _due_cases(makers[0], 200)
     proc = subprocess.Popen(  # noqa: ASYNC220 - a real process, so it can be SIGKILLed mid-scan
-        [sys.executable, "-c", _KILLABLE_SCANNER], env=infra.env(), cwd=REPO,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [sys.executable, "-c", _KILLABLE_SCANNER],
+        env=infra.env(),
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + 60
@@ -176,10 +195,17 @@ async def test_timer_for_a_case_that_moved_on_is_skipped(makers: list[async_sess
 async def test_transition_hook_maps_actions_to_timers(makers: list[async_sessionmaker[AsyncSession]]) -> None:
     now = dt.datetime.now(dt.UTC)
     async with makers[0]() as session, session.begin():
-        (case,) = await add_cases(session, [new_case(
-            state="dispatched", received_at=now, deadline_at=now + dt.timedelta(days=7),
-            sign_deadline_at=now + dt.timedelta(hours=3),
-        )])
+        (case,) = await add_cases(
+            session,
+            [
+                new_case(
+                    state="dispatched",
+                    received_at=now,
+                    deadline_at=now + dt.timedelta(days=7),
+                    sign_deadline_at=now + dt.timedelta(hours=3),
+                )
+            ],
+        )
         await on_case_transition(session, case, "dispatched", now=now)
         kinds = sorted(t.kind for t in await timers_for(session, case.id))
         assert kinds == ["publicize", "red", "sign_due", "yellow"]

@@ -24,8 +24,12 @@ maker = sessions_fixture("dispatch")
 
 
 def _answer(case: Case, result: str) -> SurveyAnsweredV1:
-    return SurveyAnsweredV1(case_id=case.id, tracking_code=case.tracking_code, result=result,  # type: ignore[arg-type]
-                            answered_at=dt.datetime.now(dt.UTC))
+    return SurveyAnsweredV1(
+        case_id=case.id,
+        tracking_code=case.tracking_code,
+        result=result,  # type: ignore[arg-type]
+        answered_at=dt.datetime.now(dt.UTC),
+    )
 
 
 async def _replied_case(maker: async_sessionmaker[AsyncSession]) -> Case:
@@ -67,8 +71,15 @@ async def test_unsatisfied_reopens_once_then_supervises_and_closes(maker: async_
     assert (closed.state, closed.survey_result) == ("closed", "不满意")
     async with maker() as session:
         assert [a.outcome for a in await answers_for(session, case.id)] == ["reopened", "supervised", "ignored"]
-        actions = (await session.execute(text("SELECT action FROM case_history WHERE case_id = :c ORDER BY seq"),
-                                         {"c": case.id})).scalars().all()
+        actions = (
+            (
+                await session.execute(
+                    text("SELECT action FROM case_history WHERE case_id = :c ORDER BY seq"), {"c": case.id}
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert actions == ["surveyed", "reopened", "replied", "surveyed", "supervised", "closed"]
 
 

@@ -15,9 +15,20 @@ DUE = T0 + timedelta(days=5)
 
 
 def _event(action: str, to_state: str, at: datetime, **extra: Any) -> CaseEventV1:
-    return case_event(action, case_id="C1", tracking_code="261125ABCDEF", to_state=to_state, at=at,
-                      channel="hotline", category="CG", lead="CGJ", deadline=DUE, received_at=T0,
-                      place=PlaceRef(street_code="S01", grid_code="S01C02G07"), **extra)
+    return case_event(
+        action,
+        case_id="C1",
+        tracking_code="261125ABCDEF",
+        to_state=to_state,
+        at=at,
+        channel="hotline",
+        category="CG",
+        lead="CGJ",
+        deadline=DUE,
+        received_at=T0,
+        place=PlaceRef(street_code="S01", grid_code="S01C02G07"),
+        **extra,
+    )
 
 
 def test_fold_follows_the_closed_loop() -> None:

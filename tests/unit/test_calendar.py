@@ -385,9 +385,7 @@ def test_between_matches_brute_force(a: dt.date, b: dt.date) -> None:
 def _in_office_hours(moment: dt.datetime) -> bool:
     local = moment.astimezone(SHANGHAI)
     t = local.timetz().replace(tzinfo=None)
-    return CAL.is_workday(local.date()) and (
-        MORNING_START <= t <= MORNING_END or AFTERNOON_START <= t <= AFTERNOON_END
-    )
+    return CAL.is_workday(local.date()) and (MORNING_START <= t <= MORNING_END or AFTERNOON_START <= t <= AFTERNOON_END)
 
 
 @given(aware_datetimes, st.floats(min_value=0, max_value=200, allow_nan=False))

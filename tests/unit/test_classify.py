@@ -232,9 +232,7 @@ def test_training_does_not_use_heldout(clf: Classifier) -> None:
 # ----------------------------------------------------------------------------- matters
 
 
-def _matter(
-    code: str, name: str, keywords: list[str], examples: list[str], service: str | None = None
-) -> dict:
+def _matter(code: str, name: str, keywords: list[str], examples: list[str], service: str | None = None) -> dict:
     return {
         "code": code,
         "category": code[:2],

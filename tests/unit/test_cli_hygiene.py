@@ -46,7 +46,7 @@ def never_started(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
         ["bench", "--count", "-5"],
         ["bench", "--count", "0"],
         ["bench", "--concurrency", "0"],
-        ["bench", "--seconds", "-1"],
+        ["bench", "--replicas", "9"],
         ["up", "--port-base", "-1"],
         ["up", "--port-base", "64500"],  # its broker (port_base + 1092) would be past 65535
         ["up", "--broker-port", "70000"],
@@ -65,8 +65,8 @@ def test_out_of_range_numbers_are_refused_before_anything_starts(
 
 
 def test_in_range_numbers_are_accepted(never_started: list[dict[str, Any]]) -> None:
-    assert runner.invoke(app, ["bench", "--count", "5", "--concurrency", "2", "--seconds", "0.5"]).exit_code == 0
-    assert never_started == [{"count": 5, "concurrency": 2, "seconds": 0.5}]
+    assert runner.invoke(app, ["bench", "--count", "5", "--concurrency", "2", "--replicas", "2"]).exit_code == 0
+    assert [(c["count"], c["concurrency"], c["replicas"]) for c in never_started] == [(5, 2, 2)]
 
 
 def test_the_broker_port_follows_port_base(never_started: list[dict[str, Any]], tmp_path: Path) -> None:

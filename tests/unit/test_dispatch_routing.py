@@ -11,8 +11,13 @@ from shared.events.complaints import CategorySuggestion, ComplaintReceivedV1, Em
 
 def event(**overrides: object) -> ComplaintReceivedV1:
     values: dict[str, object] = {
-        "complaint_id": "C1", "tracking_code": "T1", "channel": "hotline", "channel_key": "k", "kind": "投诉",
-        "text": "小区门口每天早上都有人摆摊卖菜", "place": PlaceRef(street_code="S03"),
+        "complaint_id": "C1",
+        "tracking_code": "T1",
+        "channel": "hotline",
+        "channel_key": "k",
+        "kind": "投诉",
+        "text": "小区门口每天早上都有人摆摊卖菜",
+        "place": PlaceRef(street_code="S03"),
         "received_at": datetime(2026, 11, 2, 2, tzinfo=UTC),
     }
     values.update(overrides)
@@ -39,14 +44,22 @@ def test_territorial_matter_goes_to_the_street_with_co_handlers() -> None:
 
 
 def test_department_matter_from_the_best_suggestion() -> None:
-    d = route(event(suggestions=[CategorySuggestion(category="CG", matter_code="CG008", confidence=0.8),
-                                 CategorySuggestion(category="CG", matter_code="CG001", confidence=0.1)]))
+    d = route(
+        event(
+            suggestions=[
+                CategorySuggestion(category="CG", matter_code="CG008", confidence=0.8),
+                CategorySuggestion(category="CG", matter_code="CG001", confidence=0.1),
+            ]
+        )
+    )
     assert d.outcome == "dispatch" and d.matter_code == "CG008" and d.lead == "CGJ"
 
 
 def test_low_confidence_no_matter_or_no_street_go_to_triage() -> None:
-    assert route(event(suggestions=[CategorySuggestion(category="CG", matter_code="CG008",
-                                                       confidence=0.3)])).outcome == "triage"
+    assert (
+        route(event(suggestions=[CategorySuggestion(category="CG", matter_code="CG008", confidence=0.3)])).outcome
+        == "triage"
+    )
     assert route(event()).outcome == "triage"
     d = route(event(matter_code="CG001", place=None))
     assert d.outcome == "triage" and "属地" in d.why

@@ -13,9 +13,15 @@ from services.dispatch.case.state import IllegalTransition, Snapshot, allowed_ac
 
 NOW = datetime(2026, 10, 9, 2, tzinfo=UTC)
 PARAMS: dict[str, dict[str, object]] = {
-    "dispatch": {"lead": "CGJ"}, "reassign": {"lead": "SJJ"}, "arbitrate": {"lead": "HBJ"},
-    "return": {"reason": "非本单位职责"}, "request_extension": {"days": 5}, "survey": {"result": "满意"},
-    "merge": {"master_id": "M1"}, "whistle": {"departments": ["SJJ"]}, "report": {"department": "SJJ"},
+    "dispatch": {"lead": "CGJ"},
+    "reassign": {"lead": "SJJ"},
+    "arbitrate": {"lead": "HBJ"},
+    "return": {"reason": "非本单位职责"},
+    "request_extension": {"days": 5},
+    "survey": {"result": "满意"},
+    "merge": {"master_id": "M1"},
+    "whistle": {"departments": ["SJJ"]},
+    "report": {"department": "SJJ"},
     "verify": {"passed": True},
 }
 
@@ -28,34 +34,37 @@ def run(*steps: str | tuple[str, dict[str, object]], snap: Snapshot | None = Non
     return snap
 
 
-@pytest.mark.parametrize(("steps", "state"), [
-    (("transfer",), "transferred"),
-    (("answer", "close"), "closed"),
-    (("triage", "dispatch"), "dispatched"),
-    (("triage", "arbitrate"), "dispatched"),
-    (("dispatch", "sign"), "signed"),
-    (("dispatch", "return"), "returned"),
-    (("dispatch", "sign", "return", "approve_return"), "triage"),
-    (("dispatch", "sign", "return", "deny_return"), "signed"),
-    (("dispatch", "return", "deny_return"), "dispatched"),
-    (("dispatch", "return", "arbitrate"), "dispatched"),
-    (("dispatch", "sign", "reassign"), "dispatched"),
-    (("dispatch", "sign", "progress"), "signed"),
-    (("dispatch", "sign", "request_extension", "approve_extension"), "signed"),
-    (("dispatch", "sign", "request_extension", "deny_extension"), "signed"),
-    (("dispatch", "sign", "suspend"), "suspended"),
-    (("dispatch", "suspend", "resume"), "dispatched"),
-    (("dispatch", "sign", "suspend", "resume"), "signed"),
-    (("dispatch", "sign", "reply"), "replied"),
-    (("dispatch", "sign", "reply", "survey"), "surveyed"),
-    (("dispatch", "sign", "reply", "survey", "close"), "closed"),
-    (("dispatch", "sign", "reply", "survey", "reopen"), "signed"),
-    (("dispatch", "sign", "reply", "survey", "close", "reopen"), "signed"),
-    (("dispatch", "merge"), "merged"),
-    (("dispatch", "merge", "close"), "closed"),
-    (("dispatch", "sign", "whistle", "report"), "signed"),
-    (("dispatch", "warn", "urge", "supervise", "publicize"), "dispatched"),
-])
+@pytest.mark.parametrize(
+    ("steps", "state"),
+    [
+        (("transfer",), "transferred"),
+        (("answer", "close"), "closed"),
+        (("triage", "dispatch"), "dispatched"),
+        (("triage", "arbitrate"), "dispatched"),
+        (("dispatch", "sign"), "signed"),
+        (("dispatch", "return"), "returned"),
+        (("dispatch", "sign", "return", "approve_return"), "triage"),
+        (("dispatch", "sign", "return", "deny_return"), "signed"),
+        (("dispatch", "return", "deny_return"), "dispatched"),
+        (("dispatch", "return", "arbitrate"), "dispatched"),
+        (("dispatch", "sign", "reassign"), "dispatched"),
+        (("dispatch", "sign", "progress"), "signed"),
+        (("dispatch", "sign", "request_extension", "approve_extension"), "signed"),
+        (("dispatch", "sign", "request_extension", "deny_extension"), "signed"),
+        (("dispatch", "sign", "suspend"), "suspended"),
+        (("dispatch", "suspend", "resume"), "dispatched"),
+        (("dispatch", "sign", "suspend", "resume"), "signed"),
+        (("dispatch", "sign", "reply"), "replied"),
+        (("dispatch", "sign", "reply", "survey"), "surveyed"),
+        (("dispatch", "sign", "reply", "survey", "close"), "closed"),
+        (("dispatch", "sign", "reply", "survey", "reopen"), "signed"),
+        (("dispatch", "sign", "reply", "survey", "close", "reopen"), "signed"),
+        (("dispatch", "merge"), "merged"),
+        (("dispatch", "merge", "close"), "closed"),
+        (("dispatch", "sign", "whistle", "report"), "signed"),
+        (("dispatch", "warn", "urge", "supervise", "publicize"), "dispatched"),
+    ],
+)
 def test_every_transition(steps: tuple[str, ...], state: str) -> None:
     assert run(*steps).state == state
 
@@ -82,19 +91,22 @@ def test_illegal_transition_names_state_and_allowed_actions() -> None:
     assert "sign" in err.value.allowed and "reply" not in err.value.allowed
 
 
-@pytest.mark.parametrize(("steps", "why"), [
-    (("dispatch", "sign", "request_extension", "request_extension"), "once"),
-    (("dispatch", "sign", ("request_extension", {"days": 11})), "at most|1 to 10"),
-    (("dispatch", "sign", "approve_extension"), "no extension"),
-    (("dispatch", ("return", {"reason": " "})), "reason"),
-    (("dispatch", "sign", "reply", "survey", "reopen", "reply", "survey", "reopen"), "at most"),
-    (("dispatch", "sign", "report"), "no department|not convened"),
-    (("dispatch", "sign", "whistle", ("report", {"department": "XXX"})), "not convened"),
-    (("dispatch", ("reassign", {"lead": ""})), "lead"),
-    (("dispatch", "sign", "reply", ("survey", {"result": "好"})), "survey result"),
-    (("transfer", "dispatch"), "not allowed"),
-    (("dispatch", "sign", "reply", "survey", "close", "close"), "not allowed"),
-])
+@pytest.mark.parametrize(
+    ("steps", "why"),
+    [
+        (("dispatch", "sign", "request_extension", "request_extension"), "once"),
+        (("dispatch", "sign", ("request_extension", {"days": 11})), "at most|1 to 10"),
+        (("dispatch", "sign", "approve_extension"), "no extension"),
+        (("dispatch", ("return", {"reason": " "})), "reason"),
+        (("dispatch", "sign", "reply", "survey", "reopen", "reply", "survey", "reopen"), "at most"),
+        (("dispatch", "sign", "report"), "no department|not convened"),
+        (("dispatch", "sign", "whistle", ("report", {"department": "XXX"})), "not convened"),
+        (("dispatch", ("reassign", {"lead": ""})), "lead"),
+        (("dispatch", "sign", "reply", ("survey", {"result": "好"})), "survey result"),
+        (("transfer", "dispatch"), "not allowed"),
+        (("dispatch", "sign", "reply", "survey", "close", "close"), "not allowed"),
+    ],
+)
 def test_guards(steps: tuple[str | tuple[str, dict[str, object]], ...], why: str) -> None:
     with pytest.raises(IllegalTransition, match=why):
         run(*steps)
@@ -122,8 +134,9 @@ COMMANDS = [c for c in sm.ACTIONS if c != "create"]
 @settings(max_examples=400, deadline=None)
 @given(
     channel=st.sampled_from(["hotline", "grid"]),
-    steps=st.lists(st.tuples(st.sampled_from(COMMANDS), st.booleans(), st.sampled_from(list(sm.SURVEY_RESULTS))),
-                   max_size=40),
+    steps=st.lists(
+        st.tuples(st.sampled_from(COMMANDS), st.booleans(), st.sampled_from(list(sm.SURVEY_RESULTS))), max_size=40
+    ),
 )
 def test_random_sequences_keep_the_invariants(channel: str, steps: list[tuple[str, bool, str]]) -> None:
     snap = Snapshot(channel=channel)

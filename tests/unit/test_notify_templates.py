@@ -38,13 +38,25 @@ def _event(action: str, **fields: Any) -> CaseEventV1:
 
 
 def _contact(channel: str = "sms", recipient: str = "13800138000") -> Contact:
-    return Contact(case_id="01CASE", tracking_code="CH2611240001", channel=channel, recipient=recipient,
-                   state="replied", survey_round=1)
+    return Contact(
+        case_id="01CASE",
+        tracking_code="CH2611240001",
+        channel=channel,
+        recipient=recipient,
+        state="replied",
+        survey_round=1,
+    )
 
 
 def _one(action: str, contact: Contact | None = None, **fields: Any) -> dict[str, Any]:
-    rows = compose(_event(action, **fields), "ev-1", contact or _contact(), settings=SETTINGS,
-                   base_url="https://12345.example.cn", survey_token="tok123" if action == "replied" else None)
+    rows = compose(
+        _event(action, **fields),
+        "ev-1",
+        contact or _contact(),
+        settings=SETTINGS,
+        base_url="https://12345.example.cn",
+        survey_token="tok123" if action == "replied" else None,
+    )
     assert len(rows) == 1, rows
     return rows[0]
 
@@ -100,8 +112,13 @@ def test_replied_asks_for_the_survey_with_the_link() -> None:
 
 
 def test_replied_without_a_token_has_no_link_and_never_the_tracking_code_as_one() -> None:
-    (row,) = compose(_event("replied", details={"text": "已处理"}), "ev-1", _contact(), settings=SETTINGS,
-                     base_url="https://12345.example.cn")
+    (row,) = compose(
+        _event("replied", details={"text": "已处理"}),
+        "ev-1",
+        _contact(),
+        settings=SETTINGS,
+        base_url="https://12345.example.cn",
+    )
     assert row["template"] == "replied" and "请回复 1 满意" in row["body"] and "/survey" not in row["body"]
 
 
@@ -123,29 +140,59 @@ def test_no_citizen_message_without_a_contact_or_for_other_actions() -> None:
 
 def test_urge_and_supervise_go_to_department_webhooks() -> None:
     center = default_catalog().center().code
-    urge = compose(_event("urged", lead="CGJ", matter_code="SZ003", details={"level": "yellow", "to": ["CGJ"]}),
-                   "e1", None, settings=SETTINGS)
+    urge = compose(
+        _event("urged", lead="CGJ", matter_code="SZ003", details={"level": "yellow", "to": ["CGJ"]}),
+        "e1",
+        None,
+        settings=SETTINGS,
+    )
     assert [(r["channel"], r["recipient"], r["template"]) for r in urge] == [("webhook", "CGJ", "urge")]
     assert "催办" in urge[0]["body"] and "路灯不亮" in urge[0]["body"]
-    sup = compose(_event("supervised", lead="CGJ", details={"level": "red", "to": ["CGJ:head", "center:center"]}),
-                  "e2", _contact(), settings=SETTINGS)
+    sup = compose(
+        _event("supervised", lead="CGJ", details={"level": "red", "to": ["CGJ:head", "center:center"]}),
+        "e2",
+        _contact(),
+        settings=SETTINGS,
+    )
     assert [r["recipient"] for r in sup] == ["CGJ", center]
     assert len({r["dedupe_key"] for r in sup}) == 2 and all("督办" in r["body"] for r in sup)
     manual = compose(_event("urged", lead="S01", reason="请今天内处理"), "e3", None, settings=SETTINGS)
     assert manual[0]["recipient"] == "S01" and "请今天内处理" in manual[0]["body"]
 
 
-@pytest.mark.parametrize(("raw", "result"), [
-    ("1", "满意"), ("2", "基本满意"), ("3", "不满意"), (3, "不满意"), (" 满意。", "满意"), ("基本满意", "基本满意"),
-    ("4", None), ("", None), (True, None), (None, None), ("很满意", None),
-])
+@pytest.mark.parametrize(
+    ("raw", "result"),
+    [
+        ("1", "满意"),
+        ("2", "基本满意"),
+        ("3", "不满意"),
+        (3, "不满意"),
+        (" 满意。", "满意"),
+        ("基本满意", "基本满意"),
+        ("4", None),
+        ("", None),
+        (True, None),
+        (None, None),
+        ("很满意", None),
+    ],
+)
 def test_parse_answer(raw: object, result: str | None) -> None:
     assert parse_answer(raw) == result
 
 
 def _message(channel: str, recipient: str = "13800138000") -> Message:
-    return Message(id="01MSG", dedupe_key="k", case_id="01CASE", tracking_code="C1", channel=channel,
-                   recipient=recipient, template="receipt", body="【12345】您好", status="pending", attempts=1)
+    return Message(
+        id="01MSG",
+        dedupe_key="k",
+        case_id="01CASE",
+        tracking_code="C1",
+        channel=channel,
+        recipient=recipient,
+        template="receipt",
+        body="【12345】您好",
+        status="pending",
+        attempts=1,
+    )
 
 
 def _client(handler: Any) -> httpx.AsyncClient:
@@ -159,6 +206,7 @@ def test_sms_adapter_classifies_provider_answers() -> None:
         def handle(request: httpx.Request) -> httpx.Response:
             seen.append(json.loads(request.content))
             return httpx.Response(status, json={})
+
         return handle
 
     async def run(status: int) -> str:
@@ -188,6 +236,7 @@ def test_wechat_adapter_reads_errcode() -> None:
             assert request.url.params["access_token"] == "tok"
             assert json.loads(request.content)["touser"] == "oOPENID"
             return httpx.Response(200, json={"errcode": errcode, "errmsg": "x"})
+
         return handle
 
     async def run(errcode: int) -> str:
@@ -207,8 +256,13 @@ def test_adapter_choice_defaults_to_the_development_sink() -> None:
         assert isinstance(plain.for_message(_message("webhook", "CGJ")), DevelopmentSink)
         assert (await plain.for_message(_message("wechat")).send(_message("wechat"))).status == "sent"
         await plain.aclose()
-        configured = Adapters(NotifySettings(sms_url="http://sms.test", wechat_api_url="http://wx.test",
-                                             notify_webhook_urls={"CGJ": "http://cgj.test/hook"}))
+        configured = Adapters(
+            NotifySettings(
+                sms_url="http://sms.test",
+                wechat_api_url="http://wx.test",
+                notify_webhook_urls={"CGJ": "http://cgj.test/hook"},
+            )
+        )
         assert isinstance(configured.for_message(_message("sms")), SmsAdapter)
         assert isinstance(configured.for_message(_message("wechat")), WeChatTemplateAdapter)
         assert isinstance(configured.for_message(_message("webhook", "CGJ")), WebhookAdapter)

@@ -64,8 +64,9 @@ def test_every_grid_sits_in_its_community_and_street(index: PlaceIndex) -> None:
         assert ref.grid_code.startswith(ref.community_code) and ref.community_code.startswith(ref.street_code)
         assert ref.street_name == STREETS[ref.street_code]
         assert ref.grid_name.startswith(ref.community_name) and ref.grid_name.endswith("网格")
-        assert 1 <= len(ref.workers) <= 2 and all(w.id.startswith(f"W-{ref.grid_code}-") and w.name
-                                                  for w in ref.workers)
+        assert 1 <= len(ref.workers) <= 2 and all(
+            w.id.startswith(f"W-{ref.grid_code}-") and w.name for w in ref.workers
+        )
         grid_geom, community_geom = index.geometry(ref.grid_code), index.geometry(ref.community_code)
         street_geom = index.geometry(ref.street_code)
         assert grid_geom is not None and community_geom is not None and street_geom is not None
@@ -154,16 +155,23 @@ def _first(raw: dict[str, Any], level: str) -> tuple[int, dict[str, Any]]:
     return next((i, f) for i, f in enumerate(raw["features"]) if f["properties"]["level"] == level)
 
 
-@pytest.mark.parametrize(("mutate", "message"), [
-    (lambda f: f["properties"].pop("name"), "missing or empty property 'name'"),
-    (lambda f: f["properties"].update(parent="S09C09"), "unknown parent 'S09C09'"),
-    (lambda f: f["properties"].update(level="block"), "'level' must be one of"),
-    (lambda f: f.update(geometry={"type": "Point", "coordinates": [104.1, 30.66]}), "Polygon or MultiPolygon"),
-    (lambda f: f["geometry"].update(coordinates=[[[104.1, 30.66], [104.11, 30.67], [104.1, 30.67],
-                                                  [104.11, 30.66], [104.1, 30.66]]]), "invalid geometry"),
-    (lambda f: f["geometry"].update(coordinates=[[[104.1, 30.66]]]), "bad geometry"),
-    (lambda f: f["properties"].update(workers=[{"name": "无名"}]), "bad worker entry"),
-])
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda f: f["properties"].pop("name"), "missing or empty property 'name'"),
+        (lambda f: f["properties"].update(parent="S09C09"), "unknown parent 'S09C09'"),
+        (lambda f: f["properties"].update(level="block"), "'level' must be one of"),
+        (lambda f: f.update(geometry={"type": "Point", "coordinates": [104.1, 30.66]}), "Polygon or MultiPolygon"),
+        (
+            lambda f: f["geometry"].update(
+                coordinates=[[[104.1, 30.66], [104.11, 30.67], [104.1, 30.67], [104.11, 30.66], [104.1, 30.66]]]
+            ),
+            "invalid geometry",
+        ),
+        (lambda f: f["geometry"].update(coordinates=[[[104.1, 30.66]]]), "bad geometry"),
+        (lambda f: f["properties"].update(workers=[{"name": "无名"}]), "bad worker entry"),
+    ],
+)
 def test_bad_geojson_names_the_feature(raw: dict[str, Any], mutate: Any, message: str) -> None:
     data = copy.deepcopy(raw)
     i, feature = _first(data, "grid")
@@ -190,17 +198,31 @@ def test_duplicate_codes_and_non_collections_are_refused(raw: dict[str, Any], tm
 def test_any_city_map_with_multipolygons_and_plain_worker_ids() -> None:
     square = [[[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0], [0.0, 0.0]]]
     two = [square, [[[2.0, 0.0], [3.0, 0.0], [3.0, 1.0], [2.0, 1.0], [2.0, 0.0]]]]
-    data = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"level": "district", "code": "X", "name": "区", "parent": ""},
-         "geometry": {"type": "MultiPolygon", "coordinates": two}},
-        {"type": "Feature", "properties": {"level": "street", "code": "A", "name": "甲街道", "parent": "X"},
-         "geometry": {"type": "MultiPolygon", "coordinates": two}},
-        {"type": "Feature", "properties": {"level": "community", "code": "A1", "name": "甲社区", "parent": "A"},
-         "geometry": {"type": "MultiPolygon", "coordinates": two}},
-        {"type": "Feature", "properties": {"level": "grid", "code": "A1-1", "name": "一网格", "parent": "A1",
-                                           "workers": ["w1"]},
-         "geometry": {"type": "MultiPolygon", "coordinates": two}},
-    ]}
+    data = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"level": "district", "code": "X", "name": "区", "parent": ""},
+                "geometry": {"type": "MultiPolygon", "coordinates": two},
+            },
+            {
+                "type": "Feature",
+                "properties": {"level": "street", "code": "A", "name": "甲街道", "parent": "X"},
+                "geometry": {"type": "MultiPolygon", "coordinates": two},
+            },
+            {
+                "type": "Feature",
+                "properties": {"level": "community", "code": "A1", "name": "甲社区", "parent": "A"},
+                "geometry": {"type": "MultiPolygon", "coordinates": two},
+            },
+            {
+                "type": "Feature",
+                "properties": {"level": "grid", "code": "A1-1", "name": "一网格", "parent": "A1", "workers": ["w1"]},
+                "geometry": {"type": "MultiPolygon", "coordinates": two},
+            },
+        ],
+    }
     index = PlaceIndex.from_geojson(data)
     ref = index.locate(2.5, 0.5)
     assert ref is not None and ref.grid_code == "A1-1" and ref.worker_ids == ("w1",)
@@ -218,22 +240,25 @@ def test_gazetteer_points_lie_inside_the_district(index: PlaceIndex) -> None:
         assert index.locate(*lm["point"]) is not None, lm["name"]
 
 
-@pytest.mark.parametrize(("text", "matched", "street", "community"), [
-    ("成华区建设路12号附近", "建设路 12号", "S01", "建设路社区"),
-    ("建设路十二号", "建设路 12号", "S01", "建设路社区"),
-    ("建设路那个小吃街", "建设路小吃街", "S01", "建设路社区"),
-    ("府青路二段88号", "府青路二段 88号", "S02", "八里桥社区"),
-    ("府青路二段八十八号门口", "府青路二段 88号", "S02", "八里桥社区"),
-    ("府青路2段88号", "府青路二段 88号", "S02", "八里桥社区"),
-    ("府青路88号", "府青路二段 88号", "S02", "八里桥社区"),  # only 二段 has a No. 88
-    ("我在万象城门口", "成都万象城", "S04", "双庆路社区"),
-    ("东郊记忆", "东郊记忆", "S04", "双庆路社区"),
-    ("sm广场旁边", "SM广场", "S04", "东风社区"),
-    ("望平社区", "望平社区", "S01", "望平社区"),
-    ("望平社区那个菜市场", "猛追湾菜市场", "S01", "望平社区"),
-    ("建设路与二环路东一段交叉口", "建设路与二环路东一段交叉口", "S03", "踏水社区"),
-    ("府青路街道八里桥社区第三网格旁边", "八里桥社区第3网格", "S02", "八里桥社区"),
-])
+@pytest.mark.parametrize(
+    ("text", "matched", "street", "community"),
+    [
+        ("成华区建设路12号附近", "建设路 12号", "S01", "建设路社区"),
+        ("建设路十二号", "建设路 12号", "S01", "建设路社区"),
+        ("建设路那个小吃街", "建设路小吃街", "S01", "建设路社区"),
+        ("府青路二段88号", "府青路二段 88号", "S02", "八里桥社区"),
+        ("府青路二段八十八号门口", "府青路二段 88号", "S02", "八里桥社区"),
+        ("府青路2段88号", "府青路二段 88号", "S02", "八里桥社区"),
+        ("府青路88号", "府青路二段 88号", "S02", "八里桥社区"),  # only 二段 has a No. 88
+        ("我在万象城门口", "成都万象城", "S04", "双庆路社区"),
+        ("东郊记忆", "东郊记忆", "S04", "双庆路社区"),
+        ("sm广场旁边", "SM广场", "S04", "东风社区"),
+        ("望平社区", "望平社区", "S01", "望平社区"),
+        ("望平社区那个菜市场", "猛追湾菜市场", "S01", "望平社区"),
+        ("建设路与二环路东一段交叉口", "建设路与二环路东一段交叉口", "S03", "踏水社区"),
+        ("府青路街道八里桥社区第三网格旁边", "八里桥社区第3网格", "S02", "八里桥社区"),
+    ],
+)
 def test_gazetteer_resolves(gazetteer: Gazetteer, text: str, matched: str, street: str, community: str) -> None:
     m = gazetteer.resolve(text)
     assert m.status == "resolved", m
@@ -263,25 +288,31 @@ def test_house_numbers_interpolate_along_the_road_on_their_side(gazetteer: Gazet
     assert odd[1] > even[1]  # the left (odd) side of a north-east bound road is the north-west one
 
 
-@pytest.mark.parametrize(("text", "matched"), [
-    ("二环路东二断128号", "二环路东二段 128号"),
-    ("猛追湾滨河公圆", "猛追湾滨河公园"),
-    ("东效记忆", "东郊记忆"),
-])
+@pytest.mark.parametrize(
+    ("text", "matched"),
+    [
+        ("二环路东二断128号", "二环路东二段 128号"),
+        ("猛追湾滨河公圆", "猛追湾滨河公园"),
+        ("东效记忆", "东郊记忆"),
+    ],
+)
 def test_small_typos_resolve_and_are_flagged(gazetteer: Gazetteer, text: str, matched: str) -> None:
     m = gazetteer.resolve(text)
     assert m.status == "resolved" and m.matched == matched and m.fuzzy
 
 
-@pytest.mark.parametrize(("text", "readings"), [
-    ("那个小吃街", {"建设路小吃街", "二仙桥夜市"}),
-    ("府青路20号", {"府青路一段 20号", "府青路二段 20号"}),
-    ("建没路12号", {"建设路 12号"}),  # a typo in a 3-character name is only offered, never taken
-    ("建设路", {"建设路"}),
-    ("菜市场", {"猛追湾菜市场", "万年场菜市场"}),
-    ("望平社区建设路12号", {"建设路 12号", "望平社区"}),  # the named community does not hold the point
-    ("望平社区第3网格建设路12号", {"建设路 12号", "望平社区第3网格"}),
-])
+@pytest.mark.parametrize(
+    ("text", "readings"),
+    [
+        ("那个小吃街", {"建设路小吃街", "二仙桥夜市"}),
+        ("府青路20号", {"府青路一段 20号", "府青路二段 20号"}),
+        ("建没路12号", {"建设路 12号"}),  # a typo in a 3-character name is only offered, never taken
+        ("建设路", {"建设路"}),
+        ("菜市场", {"猛追湾菜市场", "万年场菜市场"}),
+        ("望平社区建设路12号", {"建设路 12号", "望平社区"}),  # the named community does not hold the point
+        ("望平社区第3网格建设路12号", {"建设路 12号", "望平社区第3网格"}),
+    ],
+)
 def test_ambiguous_addresses_offer_candidates(gazetteer: Gazetteer, text: str, readings: set[str]) -> None:
     m = gazetteer.resolve(text)
     assert m.status == "ambiguous", m
@@ -299,19 +330,38 @@ def test_nonsense_is_unresolved(gazetteer: Gazetteer, text: str) -> None:
 
 def test_bad_gazetteer_names_the_entry(index: PlaceIndex) -> None:
     with pytest.raises(PlaceDataError, match=r"road #1 \(乙路\).*\[lon, lat\]"):
-        Gazetteer.from_dict({"roads": [{"name": "甲路", "line": [[104.1, 30.66], [104.11, 30.66]]},
-                                       {"name": "乙路", "line": [[104.1], [104.11, 30.66]]}]}, index)
+        Gazetteer.from_dict(
+            {
+                "roads": [
+                    {"name": "甲路", "line": [[104.1, 30.66], [104.11, 30.66]]},
+                    {"name": "乙路", "line": [[104.1], [104.11, 30.66]]},
+                ]
+            },
+            index,
+        )
     with pytest.raises(PlaceDataError, match=r"landmark #0 \(某地\): missing 'point'"):
         Gazetteer.from_dict({"landmarks": [{"name": "某地"}]}, index)
     with pytest.raises(PlaceDataError, match="parity"):
-        Gazetteer.from_dict({"roads": [{"name": "甲路", "line": [[104.1, 30.66], [104.11, 30.66]],
-                                        "ranges": [{"from": 1, "to": 9, "parity": "prime"}]}]}, index)
+        Gazetteer.from_dict(
+            {
+                "roads": [
+                    {
+                        "name": "甲路",
+                        "line": [[104.1, 30.66], [104.11, 30.66]],
+                        "ranges": [{"from": 1, "to": 9, "parity": "prime"}],
+                    }
+                ]
+            },
+            index,
+        )
 
 
 def test_default_places_env_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     gaz = tmp_path / "g.yaml"
-    gaz.write_text(yaml.safe_dump({"landmarks": [{"name": "测试点", "point": [104.1, 30.66]}]},
-                                  allow_unicode=True), encoding="utf-8")
+    gaz.write_text(
+        yaml.safe_dump({"landmarks": [{"name": "测试点", "point": [104.1, 30.66]}]}, allow_unicode=True),
+        encoding="utf-8",
+    )
     default_places.cache_clear()
     monkeypatch.setenv("LINKAGE_GAZETTEER", str(gaz))
     try:
@@ -326,8 +376,19 @@ def test_default_places_env_override(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 
 # ---- text --------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("text", "value"), [("十二", 12), ("一百零八", 108), ("两千零五", 2005), ("十", 10),
-                                             ("幺二三", 123), ("三十", 30), ("二十一", 21), ("号", None)])
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("十二", 12),
+        ("一百零八", 108),
+        ("两千零五", 2005),
+        ("十", 10),
+        ("幺二三", 123),
+        ("三十", 30),
+        ("二十一", 21),
+        ("号", None),
+    ],
+)
 def test_chinese_numerals(text: str, value: int | None) -> None:
     assert chinese_to_int(text) == value
 

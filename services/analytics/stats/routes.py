@@ -42,7 +42,8 @@ async def stats_overview(session: SessionDep, day: date | None = None) -> dict[s
     openapi_extra=public("aggregate counts, no personal data"),
 )
 async def stats_hotspots(
-    session: SessionDep, day: date | None = None,
+    session: SessionDep,
+    day: date | None = None,
     baseline_days: Annotated[int, Query(ge=1, le=90)] = 7,
     min_count: Annotated[int, Query(ge=1, le=1000)] = 2,
     factor: Annotated[float, Query(ge=1.0, le=100.0)] = 2.0,
@@ -50,8 +51,9 @@ async def stats_hotspots(
 ) -> dict[str, Any]:
     """Grids with cases on ``day``; ``hot`` when the count is at least ``min_count`` and at least ``factor``
     times the grid's mean daily count over the ``baseline_days`` before. Hot grids first."""
-    return await service.hotspots(session, day, baseline_days=baseline_days, min_count=min_count, factor=factor,
-                                  limit=limit)
+    return await service.hotspots(
+        session, day, baseline_days=baseline_days, min_count=min_count, factor=factor, limit=limit
+    )
 
 
 @router.get(
@@ -73,11 +75,17 @@ async def stats_events(session: SessionDep, limit: Annotated[int, Query(ge=1, le
     return await service.latest_events(session, limit)
 
 
-@open_data_router.get("/cases.csv", summary="Cases per day, grid and category (CSV, UTF-8 with BOM)",
-                      response_class=Response, responses={200: {"content": {"text/csv": {}}}},
-                      openapi_extra=public("open data: aggregates per day, grid and category"))
+@open_data_router.get(
+    "/cases.csv",
+    summary="Cases per day, grid and category (CSV, UTF-8 with BOM)",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}},
+    openapi_extra=public("open data: aggregates per day, grid and category"),
+)
 async def open_data_cases(
-    session: SessionDep, start: date | None = None, end: date | None = None,
+    session: SessionDep,
+    start: date | None = None,
+    end: date | None = None,
 ) -> Response:
     """Aggregated to grid/day/category: ``day,street_code,street_name,grid_code,grid_name,category,
     category_name,cases``. Default: the last 30 days. At most 366 days per request."""
@@ -95,6 +103,7 @@ async def open_data_cases(
     writer.writerow(service.OPEN_DATA_COLUMNS)
     writer.writerows(await service.open_data_rows(session, start, end))
     return Response(
-        "\ufeff" + buf.getvalue(), media_type="text/csv; charset=utf-8",
+        "\ufeff" + buf.getvalue(),
+        media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="linkage-cases-{start}-{end}.csv"'},
     )

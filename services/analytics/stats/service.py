@@ -61,12 +61,27 @@ def count_key(event: CaseEventV1) -> Key:
 # ---------------------------------------------------------------------------------------------- projection
 def _new_status(event: CaseEventV1) -> dict[str, Any]:
     return {
-        "case_id": event.case_id, "state": event.to_state, "is_open": event.to_state in HANDLING_STATES,
-        "channel": event.channel or "-", "category": event.category or "-", "street_code": _street(event),
-        "grid_code": _grid(event), "lead": event.lead, "received_at": event.received_at or event.at,
-        "deadline_at": event.deadline, "dispatched_at": None, "signed_at": None, "replied_at": None,
-        "replied_on_time": None, "closed_at": None, "warn_level": None, "urged": 0, "supervised": 0,
-        "publicized": False, "last_action": event.action, "last_event_at": event.at,
+        "case_id": event.case_id,
+        "state": event.to_state,
+        "is_open": event.to_state in HANDLING_STATES,
+        "channel": event.channel or "-",
+        "category": event.category or "-",
+        "street_code": _street(event),
+        "grid_code": _grid(event),
+        "lead": event.lead,
+        "received_at": event.received_at or event.at,
+        "deadline_at": event.deadline,
+        "dispatched_at": None,
+        "signed_at": None,
+        "replied_at": None,
+        "replied_on_time": None,
+        "closed_at": None,
+        "warn_level": None,
+        "urged": 0,
+        "supervised": 0,
+        "publicized": False,
+        "last_action": event.action,
+        "last_event_at": event.at,
     }
 
 
@@ -74,9 +89,14 @@ def fold_status(row: dict[str, Any] | None, event: CaseEventV1) -> dict[str, Any
     """The case's status row after ``event`` (pure; events of one case arrive in order)."""
     row = dict(row) if row is not None else _new_status(event)
     row.update(
-        state=event.to_state, is_open=event.to_state in HANDLING_STATES, lead=event.lead,
-        deadline_at=event.deadline, last_action=event.action, last_event_at=event.at,
-        category=event.category or row["category"], channel=event.channel or row["channel"],
+        state=event.to_state,
+        is_open=event.to_state in HANDLING_STATES,
+        lead=event.lead,
+        deadline_at=event.deadline,
+        last_action=event.action,
+        last_event_at=event.at,
+        category=event.category or row["category"],
+        channel=event.channel or row["channel"],
     )
     if event.place and event.place.street_code:
         row["street_code"] = event.place.street_code
@@ -143,8 +163,10 @@ async def _count_grids(session: AsyncSession, events: Sequence[CaseEventV1]) -> 
     )
     if not counts:
         return
-    rows = [{"day": d, "grid_code": g, "category": c, "street_code": s, "count": n}
-            for (d, g, c, s), n in sorted(counts.items())]
+    rows = [
+        {"day": d, "grid_code": g, "category": c, "street_code": s, "count": n}
+        for (d, g, c, s), n in sorted(counts.items())
+    ]
     stmt = insert(GridDailyCount).values(rows)
     stmt = stmt.on_conflict_do_update(
         index_elements=["day", "grid_code", "category"], set_={"count": GridDailyCount.count + stmt.excluded.count}
@@ -157,12 +179,8 @@ _STATUS_COLUMNS = [c.name for c in CaseStatus.__table__.columns]
 
 async def _fold_statuses(session: AsyncSession, events: Sequence[CaseEventV1]) -> None:
     ids = sorted({e.case_id for e in events})
-    found = (await session.execute(
-        select(CaseStatus).where(CaseStatus.case_id.in_(ids)).with_for_update()
-    )).scalars()
-    rows: dict[str, dict[str, Any] | None] = {
-        s.case_id: {c: getattr(s, c) for c in _STATUS_COLUMNS} for s in found
-    }
+    found = (await session.execute(select(CaseStatus).where(CaseStatus.case_id.in_(ids)).with_for_update())).scalars()
+    rows: dict[str, dict[str, Any] | None] = {s.case_id: {c: getattr(s, c) for c in _STATUS_COLUMNS} for s in found}
     for event in events:
         rows[event.case_id] = fold_status(rows.get(event.case_id), event)
     values = [rows[i] for i in ids if rows.get(i) is not None]
@@ -175,8 +193,16 @@ async def _fold_statuses(session: AsyncSession, events: Sequence[CaseEventV1]) -
 
 async def _ticker(session: AsyncSession, events: Sequence[CaseEventV1]) -> None:
     rows = [
-        {"at": e.at, "action": e.action, "category": e.category or "-", "channel": e.channel or "-",
-         "street_code": _street(e), "grid_code": _grid(e), "lead": e.lead, "tracking_code": e.tracking_code}
+        {
+            "at": e.at,
+            "action": e.action,
+            "category": e.category or "-",
+            "channel": e.channel or "-",
+            "street_code": _street(e),
+            "grid_code": _grid(e),
+            "lead": e.lead,
+            "tracking_code": e.tracking_code,
+        }
         for e in events[-TICKER_KEEP:]
     ]
     await session.execute(insert(TickerEvent).values(rows))
@@ -213,7 +239,9 @@ def _overdue_clause(now: datetime) -> Any:
 def _warning_clause(now: datetime) -> Any:
     # dispatch's SLA timers decide 预警 in working time (urged level yellow / warned); not the wall clock here
     return and_(
-        CaseStatus.state.in_(CLOCK_STATES), CaseStatus.deadline_at.is_not(None), CaseStatus.deadline_at >= now,
+        CaseStatus.state.in_(CLOCK_STATES),
+        CaseStatus.deadline_at.is_not(None),
+        CaseStatus.deadline_at >= now,
         CaseStatus.warn_level.in_(("yellow", "red")),
     )
 
@@ -241,28 +269,51 @@ async def overview(session: AsyncSession, day: date | None = None, now: datetime
         stmt = select(column, func.sum(DailyCount.count)).where(created, DailyCount.day == day).group_by(column)
         return {str(k): int(n) for k, n in (await session.execute(stmt)).all()}
 
-    actions = {str(a): int(n) for a, n in (await session.execute(
-        select(DailyCount.action, func.sum(DailyCount.count)).where(DailyCount.day == day).group_by(DailyCount.action)
-    )).all()}
+    actions = {
+        str(a): int(n)
+        for a, n in (
+            await session.execute(
+                select(DailyCount.action, func.sum(DailyCount.count))
+                .where(DailyCount.day == day)
+                .group_by(DailyCount.action)
+            )
+        ).all()
+    }
     by_channel = await grouped(DailyCount.channel)
     by_category = await grouped(DailyCount.category)
     by_street = await grouped(DailyCount.street_code)
     hour = cast(func.extract("hour", func.timezone("Asia/Shanghai", CaseStatus.received_at)), Integer)
-    hours: dict[int, int] = {int(h): int(n) for h, n in (await session.execute(
-        select(hour, func.count()).where(CaseStatus.received_at >= start, CaseStatus.received_at < end).group_by(hour)
-    )).all()}
-    live = (await session.execute(select(
-        func.count().filter(CaseStatus.is_open),
-        func.count().filter(_overdue_clause(now)),
-        func.count().filter(_warning_clause(now)),
-        func.count().filter(CaseStatus.state.in_(("replied", "verified", "surveyed"))),
-        func.count().filter(CaseStatus.state == "triage"),
-        func.count().filter(and_(CaseStatus.replied_at >= start, CaseStatus.replied_at < end)),
-        func.count().filter(and_(CaseStatus.replied_at >= start, CaseStatus.replied_at < end,
-                                 CaseStatus.replied_on_time.is_(True))),
-        func.count().filter(CaseStatus.replied_at.is_not(None)),
-        func.count().filter(CaseStatus.replied_on_time.is_(True)),
-    ))).one()
+    hours: dict[int, int] = {
+        int(h): int(n)
+        for h, n in (
+            await session.execute(
+                select(hour, func.count())
+                .where(CaseStatus.received_at >= start, CaseStatus.received_at < end)
+                .group_by(hour)
+            )
+        ).all()
+    }
+    live = (
+        await session.execute(
+            select(
+                func.count().filter(CaseStatus.is_open),
+                func.count().filter(_overdue_clause(now)),
+                func.count().filter(_warning_clause(now)),
+                func.count().filter(CaseStatus.state.in_(("replied", "verified", "surveyed"))),
+                func.count().filter(CaseStatus.state == "triage"),
+                func.count().filter(and_(CaseStatus.replied_at >= start, CaseStatus.replied_at < end)),
+                func.count().filter(
+                    and_(
+                        CaseStatus.replied_at >= start,
+                        CaseStatus.replied_at < end,
+                        CaseStatus.replied_on_time.is_(True),
+                    )
+                ),
+                func.count().filter(CaseStatus.replied_at.is_not(None)),
+                func.count().filter(CaseStatus.replied_on_time.is_(True)),
+            )
+        )
+    ).one()
     handling, overdue, warning, awaiting_survey, triage, replied_day, on_time_day, replied_all, on_time_all = (
         int(x) for x in live
     )
@@ -281,9 +332,14 @@ async def overview(session: AsyncSession, day: date | None = None, now: datetime
         "overdue": overdue,
         "warning": warning,
         "awaiting_survey": awaiting_survey,
-        "on_time": {"replied": replied_day, "on_time": on_time_day, "rate": _rate(on_time_day, replied_day),
-                    "replied_all": replied_all, "on_time_all": on_time_all,
-                    "rate_all": _rate(on_time_all, replied_all)},
+        "on_time": {
+            "replied": replied_day,
+            "on_time": on_time_day,
+            "rate": _rate(on_time_day, replied_day),
+            "replied_all": replied_all,
+            "on_time_all": on_time_all,
+            "rate_all": _rate(on_time_all, replied_all),
+        },
         "by_channel": _named(by_channel, lambda c: names.CHANNEL_NAMES.get(c, c), tuple(names.CHANNEL_NAMES)),
         "by_category": _named(by_category, names.category_name),
         "by_street": _named(by_street, names.street_name, tuple(names.street_names())),
@@ -292,18 +348,29 @@ async def overview(session: AsyncSession, day: date | None = None, now: datetime
 
 
 async def hotspots(
-    session: AsyncSession, day: date | None = None, *, baseline_days: int = 7, min_count: int = 2,
-    factor: float = 2.0, limit: int = 20,
+    session: AsyncSession,
+    day: date | None = None,
+    *,
+    baseline_days: int = 7,
+    min_count: int = 2,
+    factor: float = 2.0,
+    limit: int = 20,
 ) -> dict[str, Any]:
     """Grids whose volume on ``day`` exceeds their own baseline (the mean of the ``baseline_days`` before):
     hot when ``count >= min_count`` and ``count >= factor × baseline``."""
     day = day or today()
     first = day - timedelta(days=baseline_days)
-    rows = (await session.execute(
-        select(GridDailyCount.grid_code, GridDailyCount.street_code, GridDailyCount.category, GridDailyCount.day,
-               GridDailyCount.count)
-        .where(GridDailyCount.day >= first, GridDailyCount.day <= day, GridDailyCount.grid_code != "-")
-    )).all()
+    rows = (
+        await session.execute(
+            select(
+                GridDailyCount.grid_code,
+                GridDailyCount.street_code,
+                GridDailyCount.category,
+                GridDailyCount.day,
+                GridDailyCount.count,
+            ).where(GridDailyCount.day >= first, GridDailyCount.day <= day, GridDailyCount.grid_code != "-")
+        )
+    ).all()
     todays: Counter[str] = Counter()
     before: Counter[str] = Counter()
     cats: dict[str, Counter[str]] = {}
@@ -319,15 +386,28 @@ async def hotspots(
     for grid, count in todays.items():
         baseline = before[grid] / baseline_days
         top = cats[grid].most_common(1)[0][0]
-        items.append({
-            "grid_code": grid, "grid_name": names.grid_name(grid), "street_code": streets[grid],
-            "street_name": names.street_name(streets[grid]), "count": count, "baseline": round(baseline, 2),
-            "excess": round(count - baseline, 2), "hot": count >= min_count and count >= factor * baseline,
-            "top_category": top, "top_category_name": names.category_name(top),
-        })
+        items.append(
+            {
+                "grid_code": grid,
+                "grid_name": names.grid_name(grid),
+                "street_code": streets[grid],
+                "street_name": names.street_name(streets[grid]),
+                "count": count,
+                "baseline": round(baseline, 2),
+                "excess": round(count - baseline, 2),
+                "hot": count >= min_count and count >= factor * baseline,
+                "top_category": top,
+                "top_category_name": names.category_name(top),
+            }
+        )
     items.sort(key=lambda i: (not i["hot"], -i["excess"], i["grid_code"]))
-    return {"day": day.isoformat(), "baseline_days": baseline_days, "min_count": min_count, "factor": factor,
-            "items": items[:limit]}
+    return {
+        "day": day.isoformat(),
+        "baseline_days": baseline_days,
+        "min_count": min_count,
+        "factor": factor,
+        "items": items[:limit],
+    }
 
 
 async def departments(session: AsyncSession, now: datetime | None = None, limit: int = 15) -> dict[str, Any]:
@@ -346,43 +426,76 @@ async def departments(session: AsyncSession, now: datetime | None = None, limit:
     )
     items: list[dict[str, Any]] = []
     for lead, open_, overdue, replied, on_time in (await session.execute(stmt)).all():
-        items.append({"code": lead, "name": names.department_name(lead), "open": int(open_),
-                      "overdue": int(overdue), "replied": int(replied), "on_time": int(on_time),
-                      "on_time_rate": _rate(int(on_time), int(replied))})
+        items.append(
+            {
+                "code": lead,
+                "name": names.department_name(lead),
+                "open": int(open_),
+                "overdue": int(overdue),
+                "replied": int(replied),
+                "on_time": int(on_time),
+                "on_time_rate": _rate(int(on_time), int(replied)),
+            }
+        )
     items.sort(key=lambda i: (-i["overdue"], -i["open"], i["code"]))
     return {"items": items[:limit]}
 
 
 async def latest_events(session: AsyncSession, limit: int = 20) -> dict[str, Any]:
     """The newest case events, anonymised: action, category, street, grid, masked tracking code."""
-    rows = (await session.execute(
-        select(TickerEvent).order_by(TickerEvent.at.desc(), TickerEvent.id.desc()).limit(limit)
-    )).scalars()
-    return {"items": [
-        {"at": r.at.isoformat(), "action": r.action, "action_name": names.ACTION_NAMES.get(r.action, r.action),
-         "category": r.category, "category_name": names.category_name(r.category),
-         "channel": r.channel, "channel_name": names.CHANNEL_NAMES.get(r.channel, r.channel),
-         "street_code": r.street_code, "street_name": names.street_name(r.street_code),
-         "grid_code": r.grid_code, "grid_name": names.grid_name(r.grid_code),
-         "department": names.department_name(r.lead) if r.lead else None,
-         "tracking_code": names.mask_tracking_code(r.tracking_code)}
-        for r in rows
-    ]}
+    rows = (
+        await session.execute(select(TickerEvent).order_by(TickerEvent.at.desc(), TickerEvent.id.desc()).limit(limit))
+    ).scalars()
+    return {
+        "items": [
+            {
+                "at": r.at.isoformat(),
+                "action": r.action,
+                "action_name": names.ACTION_NAMES.get(r.action, r.action),
+                "category": r.category,
+                "category_name": names.category_name(r.category),
+                "channel": r.channel,
+                "channel_name": names.CHANNEL_NAMES.get(r.channel, r.channel),
+                "street_code": r.street_code,
+                "street_name": names.street_name(r.street_code),
+                "grid_code": r.grid_code,
+                "grid_name": names.grid_name(r.grid_code),
+                "department": names.department_name(r.lead) if r.lead else None,
+                "tracking_code": names.mask_tracking_code(r.tracking_code),
+            }
+            for r in rows
+        ]
+    }
 
 
-OPEN_DATA_COLUMNS = ("day", "street_code", "street_name", "grid_code", "grid_name", "category", "category_name",
-                     "cases")
+OPEN_DATA_COLUMNS = (
+    "day",
+    "street_code",
+    "street_name",
+    "grid_code",
+    "grid_name",
+    "category",
+    "category_name",
+    "cases",
+)
 
 
 async def open_data_rows(session: AsyncSession, start: date, end: date) -> list[tuple[Any, ...]]:
     """Cases created per day, grid and category (aggregates only: no text, no people, no addresses)."""
-    rows = (await session.execute(
-        select(GridDailyCount.day, GridDailyCount.street_code, GridDailyCount.grid_code, GridDailyCount.category,
-               func.sum(GridDailyCount.count))
-        .where(GridDailyCount.day >= start, GridDailyCount.day <= end)
-        .group_by(GridDailyCount.day, GridDailyCount.street_code, GridDailyCount.grid_code, GridDailyCount.category)
-        .order_by(GridDailyCount.day, GridDailyCount.grid_code, GridDailyCount.category)
-    )).all()
+    rows = (
+        await session.execute(
+            select(
+                GridDailyCount.day,
+                GridDailyCount.street_code,
+                GridDailyCount.grid_code,
+                GridDailyCount.category,
+                func.sum(GridDailyCount.count),
+            )
+            .where(GridDailyCount.day >= start, GridDailyCount.day <= end)
+            .group_by(GridDailyCount.day, GridDailyCount.street_code, GridDailyCount.grid_code, GridDailyCount.category)
+            .order_by(GridDailyCount.day, GridDailyCount.grid_code, GridDailyCount.category)
+        )
+    ).all()
     return [
         (d.isoformat(), s, names.street_name(s), g, names.grid_name(g), c, names.category_name(c), int(n))
         for d, s, g, c, n in rows
@@ -390,6 +503,13 @@ async def open_data_rows(session: AsyncSession, start: date, end: date) -> list[
 
 
 __all__ = [
-    "apply_case_events", "count_key", "departments", "fold_status", "hotspots", "latest_events",
-    "open_data_rows", "overview", "summary",
+    "apply_case_events",
+    "count_key",
+    "departments",
+    "fold_status",
+    "hotspots",
+    "latest_events",
+    "open_data_rows",
+    "overview",
+    "summary",
 ]

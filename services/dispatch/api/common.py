@@ -53,8 +53,16 @@ def department_filter(department: str) -> ColumnElement[bool]:
 
 
 async def list_cases(
-    session: AsyncSession, *, where: list[ColumnElement[bool]], state: str | None, category: str | None,
-    street: str | None, matter_code: str | None, overdue: bool | None, limit: int, offset: int,
+    session: AsyncSession,
+    *,
+    where: list[ColumnElement[bool]],
+    state: str | None,
+    category: str | None,
+    street: str | None,
+    matter_code: str | None,
+    overdue: bool | None,
+    limit: int,
+    offset: int,
 ) -> CaseList:
     conditions = list(where)
     if state:
@@ -70,16 +78,24 @@ async def list_cases(
         late = Case.deadline_at < now
         conditions.append(late if overdue else or_(Case.deadline_at.is_(None), Case.deadline_at >= now))
     total = (await session.execute(select(func.count()).select_from(Case).where(*conditions))).scalar_one()
-    rows = (await session.execute(
-        select(Case).where(*conditions).order_by(Case.received_at.desc(), Case.id).limit(limit).offset(offset)
-    )).scalars()
+    rows = (
+        await session.execute(
+            select(Case).where(*conditions).order_by(Case.received_at.desc(), Case.id).limit(limit).offset(offset)
+        )
+    ).scalars()
     items = [await detail(session, c, with_history=False) for c in rows]
     return CaseList(items=items, total=int(total), limit=limit, offset=offset)
 
 
 async def act(
-    session: AsyncSession, runtime: ServiceRuntime, case: Case, action: str, *, actor: str,
-    reason: str | None = None, **details: Any,
+    session: AsyncSession,
+    runtime: ServiceRuntime,
+    case: Case,
+    action: str,
+    *,
+    actor: str,
+    reason: str | None = None,
+    **details: Any,
 ) -> TransitionOut:
     """One transition in its own transaction, then wake the outbox relay."""
     entry = await flows.transition(session, case, action, actor=actor, reason=reason, **details)

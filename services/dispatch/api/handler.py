@@ -103,8 +103,7 @@ async def inbox(
     )
 
 
-@router.get("/cases/{case_id}", response_model=CaseDetail, responses=_READ_ERRORS,
-            summary="Case detail with history")
+@router.get("/cases/{case_id}", response_model=CaseDetail, responses=_READ_ERRORS, summary="Case detail with history")
 async def read(case: HandledCase, session: SessionDep) -> CaseDetail:
     return await common.detail(session, case)
 

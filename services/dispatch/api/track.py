@@ -24,15 +24,37 @@ router = APIRouter(prefix="/api/v1/track", tags=["tracking"])
 TRACK_LIMIT = public_rate_limit("track")
 
 LABELS = {
-    "created": "已受理", "transferred": "已转紧急服务(110/119/120/122)", "answered": "已答复",
-    "dispatched": "已派单", "signed": "已签收", "reassigned": "已改派", "arbitrated": "已裁定承办单位",
-    "extension_approved": "已延期", "suspended": "已挂起", "resumed": "恢复办理", "replied": "已办结",
-    "surveyed": "已回访", "reopened": "重新办理", "verified": "已核查", "merged": "已并单", "closed": "已结案",
+    "created": "已受理",
+    "transferred": "已转紧急服务(110/119/120/122)",
+    "answered": "已答复",
+    "dispatched": "已派单",
+    "signed": "已签收",
+    "reassigned": "已改派",
+    "arbitrated": "已裁定承办单位",
+    "extension_approved": "已延期",
+    "suspended": "已挂起",
+    "resumed": "恢复办理",
+    "replied": "已办结",
+    "surveyed": "已回访",
+    "reopened": "重新办理",
+    "verified": "已核查",
+    "merged": "已并单",
+    "closed": "已结案",
 }
 STATE_LABELS = {
-    "accepted": "已受理", "triage": "待派单", "transferred": "已转紧急服务", "answered": "已答复",
-    "dispatched": "已派单", "signed": "办理中", "returned": "办理中", "suspended": "已挂起", "replied": "已办结",
-    "verified": "已核查", "surveyed": "已回访", "merged": "已并单", "closed": "已结案",
+    "accepted": "已受理",
+    "triage": "待派单",
+    "transferred": "已转紧急服务",
+    "answered": "已答复",
+    "dispatched": "已派单",
+    "signed": "办理中",
+    "returned": "办理中",
+    "suspended": "已挂起",
+    "replied": "已办结",
+    "verified": "已核查",
+    "surveyed": "已回访",
+    "merged": "已并单",
+    "closed": "已结案",
 }
 _DEPARTMENT_ACTIONS = {"dispatched", "reassigned", "arbitrated"}
 _TEXT_ACTIONS = {"replied", "answered"}
@@ -47,9 +69,13 @@ def _public_text(details: dict[str, object], policy: DescriptionPolicy) -> str |
     return public_description(str(details.get("text") or ""), policy) or None
 
 
-@router.get("/{code}", response_model=TrackOut, dependencies=[Depends(TRACK_LIMIT)],
-            summary="Track a case by its tracking code (public history only; rate-limited)",
-            openapi_extra=public("tracking code; redacted history; rate-limited"))
+@router.get(
+    "/{code}",
+    response_model=TrackOut,
+    dependencies=[Depends(TRACK_LIMIT)],
+    summary="Track a case by its tracking code (public history only; rate-limited)",
+    openapi_extra=public("tracking code; redacted history; rate-limited"),
+)
 async def track(code: str, session: SessionDep, runtime: RuntimeDep) -> TrackOut:
     case = (await session.execute(select(Case).where(Case.tracking_code == code))).scalar_one_or_none()
     if case is None:
@@ -58,8 +84,11 @@ async def track(code: str, session: SessionDep, runtime: RuntimeDep) -> TrackOut
     master = await session.get(Case, case.merged_into) if case.merged_into else None
     if master is not None:  # 并单: the citizen follows the master case from the merge on
         merged_at = max((e.at for e in entries if e.action == "merged"), default=None)
-        entries += [e for e in await common.history_of(session, master.id, public_only=True)
-                    if merged_at is None or e.at >= merged_at]
+        entries += [
+            e
+            for e in await common.history_of(session, master.id, public_only=True)
+            if merged_at is None or e.at >= merged_at
+        ]
     matter = default_catalog().get_matter(case.matter_code) if case.matter_code else None
     shown = master or case
     policy = runtime.settings.public_description_policy
@@ -74,7 +103,10 @@ async def track(code: str, session: SessionDep, runtime: RuntimeDep) -> TrackOut
         merged_into=master.tracking_code if master else None,
         history=[
             TrackEntry(
-                action=e.action, label=LABELS.get(e.action, e.action), state=e.to_state, at=e.at,
+                action=e.action,
+                label=LABELS.get(e.action, e.action),
+                state=e.to_state,
+                at=e.at,
                 department=_dept_name(e.details.get("lead")) if e.action in _DEPARTMENT_ACTIONS else None,
                 text=_public_text(e.details, policy) if e.action in _TEXT_ACTIONS else None,
             )

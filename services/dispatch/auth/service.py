@@ -47,7 +47,8 @@ async def store_key(session: AsyncSession, plaintext: str, *, role: str, departm
     """Store a key's hash (idempotent: the same key again is ignored)."""
     check_role_department(role, department)
     await session.execute(
-        insert(ApiKey).values(key_hash=hash_key(plaintext), role=role, department=department, label=label)
+        insert(ApiKey)
+        .values(key_hash=hash_key(plaintext), role=role, department=department, label=label)
         .on_conflict_do_nothing(index_elements=["key_hash"])
     )
 
@@ -66,7 +67,9 @@ async def create_key(settings: Settings, *, role: str, department: str, label: s
 
 
 api_key_header = APIKeyHeader(
-    name="X-API-Key", auto_error=False, scheme_name="DispatchApiKey",
+    name="X-API-Key",
+    auto_error=False,
+    scheme_name="DispatchApiKey",
     description="A department handler, dispatcher or admin key (`linkage keys create`).",
 )
 
@@ -74,9 +77,9 @@ api_key_header = APIKeyHeader(
 async def principal(session: SessionDep, x_api_key: Annotated[str | None, Depends(api_key_header)] = None) -> Principal:
     if not x_api_key:
         raise Unauthorized("missing API key: send it in the X-API-Key header")
-    row = (await session.execute(
-        select(ApiKey).where(ApiKey.key_hash == hash_key(x_api_key), ApiKey.revoked_at.is_(None))
-    )).scalar_one_or_none()
+    row = (
+        await session.execute(select(ApiKey).where(ApiKey.key_hash == hash_key(x_api_key), ApiKey.revoked_at.is_(None)))
+    ).scalar_one_or_none()
     if row is None:
         raise Unauthorized("unknown or revoked API key")
     return Principal(role=row.role, department=row.department, label=row.label)

@@ -160,11 +160,19 @@ async def transition(
     case.merged_into = after.merged_into
     case.updated_at = now
     entry = append_history(
-        session, case, recorded, from_state=before.state, actor=actor, reason=reason, details=details,
-        public=recorded in history.PUBLIC_ACTIONS if public is None else public, at=now,
+        session,
+        case,
+        recorded,
+        from_state=before.state,
+        actor=actor,
+        reason=reason,
+        details=details,
+        public=recorded in history.PUBLIC_ACTIONS if public is None else public,
+        at=now,
     )
-    stage_case_event(session, case, recorded, from_state=before.state, at=now, actor=actor, reason=reason,
-                     details=entry.details)
+    stage_case_event(
+        session, case, recorded, from_state=before.state, at=now, actor=actor, reason=reason, details=entry.details
+    )
     if defer:
         return entry
     try:
@@ -229,8 +237,10 @@ def _apply_effects(
             pending.setdefault(code, None)
         whistle.update(departments=pending, due_at=due.isoformat(), whistled_at=now.isoformat())
         case.whistle = whistle
-        case.co_handlers = [*case.co_handlers, *[d for d in departments if d not in case.co_handlers
-                                                  and d != case.lead]]
+        case.co_handlers = [
+            *case.co_handlers,
+            *[d for d in departments if d not in case.co_handlers and d != case.lead],
+        ]
         details["report_due_at"] = due
     elif command == "report":
         dept = str(details.get("department") or "")
@@ -272,19 +282,47 @@ def responsibility_quotes(case: Case, departments: list[str]) -> list[dict[str, 
 
 
 def append_history(
-    session: AsyncSession, case: Case, action: str, *, from_state: str | None, actor: str, reason: str | None,
-    details: dict[str, Any], public: bool, at: datetime,
+    session: AsyncSession,
+    case: Case,
+    action: str,
+    *,
+    from_state: str | None,
+    actor: str,
+    reason: str | None,
+    details: dict[str, Any],
+    public: bool,
+    at: datetime,
 ) -> CaseHistory:
     """Append one keyed, hash-chained entry and move the case's chain head (the caller flushes)."""
     seq = (case.history_seq or 0) + 1
     prev = case.history_hash or history.GENESIS
     clean = history.normalise(details)
-    body = history.entry_body(case_id=case.id, seq=seq, action=action, from_state=from_state, to_state=case.state,
-                              actor=actor, reason=reason, details=clean, public=public, at=at)
+    body = history.entry_body(
+        case_id=case.id,
+        seq=seq,
+        action=action,
+        from_state=from_state,
+        to_state=case.state,
+        actor=actor,
+        reason=reason,
+        details=clean,
+        public=public,
+        at=at,
+    )
     keyring = history.default_keyring()
     entry = CaseHistory(
-        case_id=case.id, seq=seq, action=action, from_state=from_state, to_state=case.state, actor=actor,
-        reason=reason, details=clean, public=public, at=at, prev_hash=prev, hash=keyring.mac(prev, body),
+        case_id=case.id,
+        seq=seq,
+        action=action,
+        from_state=from_state,
+        to_state=case.state,
+        actor=actor,
+        reason=reason,
+        details=clean,
+        public=public,
+        at=at,
+        prev_hash=prev,
+        hash=keyring.mac(prev, body),
         key_id=keyring.current_id,
     )
     session.add(entry)
@@ -295,12 +333,19 @@ def append_history(
 
 async def _close_followers(session: AsyncSession, master: Case, *, actor: str, now: datetime) -> None:
     """并单: cases merged into ``master`` close with it."""
-    followers = (await session.execute(
-        select(Case).where(Case.merged_into == master.id, Case.state == "merged")
-    )).scalars()
+    followers = (
+        await session.execute(select(Case).where(Case.merged_into == master.id, Case.state == "merged"))
+    ).scalars()
     for follower in list(followers):
-        await transition(session, follower, "close", actor=actor, reason=f"master case {master.tracking_code} closed",
-                         now=now, master_id=master.id)
+        await transition(
+            session,
+            follower,
+            "close",
+            actor=actor,
+            reason=f"master case {master.tracking_code} closed",
+            now=now,
+            master_id=master.id,
+        )
 
 
 async def route_case(
@@ -309,24 +354,56 @@ async def route_case(
     """Apply the routing decision to a just-created case (actor ``routing``)."""
     details: dict[str, Any] = {"confidence": decision.confidence}
     if decision.outcome == "transfer":
-        await transition(session, case, "transfer", actor="routing", reason=decision.why, now=now, defer=defer,
-                         service=decision.emergency_service, **details)
+        await transition(
+            session,
+            case,
+            "transfer",
+            actor="routing",
+            reason=decision.why,
+            now=now,
+            defer=defer,
+            service=decision.emergency_service,
+            **details,
+        )
     elif decision.outcome == "answer":
-        await transition(session, case, "answer", actor="routing", reason=decision.why, now=now, defer=defer,
-                         text=decision.knowledge_answer, **details)
+        await transition(
+            session,
+            case,
+            "answer",
+            actor="routing",
+            reason=decision.why,
+            now=now,
+            defer=defer,
+            text=decision.knowledge_answer,
+            **details,
+        )
         await transition(session, case, "close", actor="routing", reason="直接办结", now=now, defer=defer)
     elif decision.outcome == "dispatch":
         assert decision.lead is not None
-        await transition(session, case, "dispatch", actor="routing", reason=decision.why, now=now, defer=defer,
-                         lead=decision.lead, co_handlers=decision.co_handlers, matter_code=decision.matter_code,
-                         **details)
+        await transition(
+            session,
+            case,
+            "dispatch",
+            actor="routing",
+            reason=decision.why,
+            now=now,
+            defer=defer,
+            lead=decision.lead,
+            co_handlers=decision.co_handlers,
+            matter_code=decision.matter_code,
+            **details,
+        )
     else:
-        await transition(session, case, "triage", actor="routing", reason=decision.why, now=now, defer=defer,
-                         **details)
+        await transition(session, case, "triage", actor="routing", reason=decision.why, now=now, defer=defer, **details)
 
 
 async def apply_survey(
-    session: AsyncSession, case: Case, result: str, *, actor: str = "survey", comment: str | None = None,
+    session: AsyncSession,
+    case: Case,
+    result: str,
+    *,
+    actor: str = "survey",
+    comment: str | None = None,
     now: datetime | None = None,
 ) -> list[CaseHistory]:
     """回访 → 评价 → 结案: record the result, then close (满意/基本满意/未评价), reopen (不满意, first time)
@@ -338,7 +415,15 @@ async def apply_survey(
     elif case.reopen_count < sm.MAX_REOPENS:
         entries.append(await transition(session, case, "reopen", actor=actor, reason="citizen unsatisfied", now=now))
     else:
-        entries.append(await transition(session, case, "supervise", actor=actor, now=now,
-                                        reason="unsatisfied again after reopening (重办后仍不满意)"))
+        entries.append(
+            await transition(
+                session,
+                case,
+                "supervise",
+                actor=actor,
+                now=now,
+                reason="unsatisfied again after reopening (重办后仍不满意)",
+            )
+        )
         entries.append(await transition(session, case, "close", actor=actor, now=now, result=result))
     return entries

@@ -53,8 +53,10 @@ MAX_IDS = 200
 )
 async def list_cases(
     session: SessionDep,
-    complaint_id: Annotated[str | None, Query(max_length=4000, description="one id, or up to 200 "
-                                              "comma-separated (one request for a caller's history)")] = None,
+    complaint_id: Annotated[
+        str | None,
+        Query(max_length=4000, description="one id, or up to 200 comma-separated (one request for a caller's history)"),
+    ] = None,
     tracking_code: Annotated[str | None, Query(max_length=20)] = None,
     state: Annotated[str | None, Query(max_length=20)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_IDS)] = 50,
@@ -68,7 +70,11 @@ async def list_cases(
     if len(ids) > MAX_IDS:
         raise InvalidInput(f"at most {MAX_IDS} complaint ids per request", field="complaint_id")
     cases = await service.find(
-        session, complaint_ids=[i.strip() for i in ids], tracking_code=tracking_code, state=state, limit=limit,
+        session,
+        complaint_ids=[i.strip() for i in ids],
+        tracking_code=tracking_code,
+        state=state,
+        limit=limit,
         offset=offset,
     )
     return CasePage(items=[CaseOut.model_validate(c) for c in cases], limit=limit, offset=offset)

@@ -57,8 +57,17 @@ async def _open_one(session: AsyncSession, case: Case, decision: RoutingDecision
     from services.dispatch.case import flows
     from services.dispatch.duplicate.service import merge_or_suggest
 
-    flows.append_history(session, case, "created", from_state=None, actor="intake", reason=None,
-                         details={"channel": case.channel, "kind": case.kind}, public=True, at=now)
+    flows.append_history(
+        session,
+        case,
+        "created",
+        from_state=None,
+        actor="intake",
+        reason=None,
+        details={"channel": case.channel, "kind": case.kind},
+        public=True,
+        at=now,
+    )
     stage_case_event(session, case, "created", from_state=None, at=now)
     if decision.outcome not in ("transfer", "answer") and await merge_or_suggest(session, case, defer=True) is not None:
         return  # 并单: a duplicate of an open case follows that case instead of being routed
@@ -142,8 +151,13 @@ async def get(session: AsyncSession, case_id: str) -> Case | None:
 
 
 async def find(
-    session: AsyncSession, *, complaint_ids: Sequence[str] = (), tracking_code: str | None = None,
-    state: str | None = None, limit: int = 50, offset: int = 0,
+    session: AsyncSession,
+    *,
+    complaint_ids: Sequence[str] = (),
+    tracking_code: str | None = None,
+    state: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
 ) -> list[Case]:
     stmt = select(Case).order_by(Case.created_at.desc()).limit(limit).offset(offset)
     if complaint_ids:
@@ -163,8 +177,12 @@ async def supplement_cases(session: AsyncSession, events: Sequence[ComplaintSupp
     if not events:
         return 0
     ids = sorted({e.complaint_id for e in events})
-    cases = {c.complaint_id: c for c in (await session.execute(
-        select(Case).where(Case.complaint_id.in_(ids)).order_by(Case.id).with_for_update())).scalars()}
+    cases = {
+        c.complaint_id: c
+        for c in (
+            await session.execute(select(Case).where(Case.complaint_id.in_(ids)).order_by(Case.id).with_for_update())
+        ).scalars()
+    }
     applied = 0
     now = datetime.now(UTC)
     for event in events:
@@ -187,9 +205,25 @@ async def supplement_cases(session: AsyncSession, events: Sequence[ComplaintSupp
         if not details:
             continue
         case.updated_at = now
-        flows.append_history(session, case, "supplemented", from_state=case.state, actor="citizen",
-                             reason="补充材料", details=details, public=False, at=now)
-        stage_case_event(session, case, "supplemented", from_state=case.state, at=now, actor="citizen",
-                         details={k: v for k, v in details.items() if k != "text"})
+        flows.append_history(
+            session,
+            case,
+            "supplemented",
+            from_state=case.state,
+            actor="citizen",
+            reason="补充材料",
+            details=details,
+            public=False,
+            at=now,
+        )
+        stage_case_event(
+            session,
+            case,
+            "supplemented",
+            from_state=case.state,
+            at=now,
+            actor="citizen",
+            details={k: v for k, v in details.items() if k != "text"},
+        )
         applied += 1
     return applied

@@ -186,8 +186,11 @@ def _guard(snap: Snapshot, command: str, now: datetime | None, params: dict[str,
             return f"survey result must be one of {', '.join(sorted(SURVEY_RESULTS))}"
     if command == "close" and snap.state == "replied" and snap.needs_verification:
         return "a grid-found case is verified (核查) before it closes"
-    if command == "report" and params.get("department") is not None \
-            and params["department"] not in snap.whistle_pending:
+    if (
+        command == "report"
+        and params.get("department") is not None
+        and params["department"] not in snap.whistle_pending
+    ):
         return "this department was not convened (吹哨) or has already reported"
     if command == "report" and not snap.whistle_pending:
         return "no department is waiting to report"
@@ -204,14 +207,35 @@ def allowed_actions(snap: Snapshot, now: datetime | None = None) -> list[str]:
 
 
 def next_state(snap: Snapshot, command: str, params: dict[str, Any]) -> str:
-    if command in ("transfer", "answer", "triage", "dispatch", "sign", "return", "suspend", "reply", "survey",
-                   "verify", "merge", "close"):
+    if command in (
+        "transfer",
+        "answer",
+        "triage",
+        "dispatch",
+        "sign",
+        "return",
+        "suspend",
+        "reply",
+        "survey",
+        "verify",
+        "merge",
+        "close",
+    ):
         if command == "verify" and not params.get("passed", True):
             return "signed"
         return {
-            "transfer": "transferred", "answer": "answered", "triage": "triage", "dispatch": "dispatched",
-            "sign": "signed", "return": "returned", "suspend": "suspended", "reply": "replied",
-            "survey": "surveyed", "verify": "verified", "merge": "merged", "close": "closed",
+            "transfer": "transferred",
+            "answer": "answered",
+            "triage": "triage",
+            "dispatch": "dispatched",
+            "sign": "signed",
+            "return": "returned",
+            "suspend": "suspended",
+            "reply": "replied",
+            "survey": "surveyed",
+            "verify": "verified",
+            "merge": "merged",
+            "close": "closed",
         }[command]
     if command == "approve_return":
         return "triage"

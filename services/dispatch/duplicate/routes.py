@@ -34,8 +34,12 @@ class DuplicateList(BaseModel):
     items: list[DuplicateOut]
 
 
-@router.get("/duplicates", response_model=DuplicateList, summary="Suspected duplicates and merges of a case",
-            responses={404: {"description": "no such case"}})
+@router.get(
+    "/duplicates",
+    response_model=DuplicateList,
+    summary="Suspected duplicates and merges of a case",
+    responses={404: {"description": "no such case"}},
+)
 async def list_duplicates(case_id: str, session: SessionDep, who: DispatcherDep) -> DuplicateList:
     """Links where the case is the new one (``case_id``) or the earlier one (``candidate_id``);
     ``status`` is ``merged`` (automatic 并单) or ``suggested`` (for a dispatcher to decide)."""
@@ -43,5 +47,6 @@ async def list_duplicates(case_id: str, session: SessionDep, who: DispatcherDep)
     if case is None:
         raise NotFound(f"case {case_id} not found")
     links = await duplicates_of(session, case_id)
-    return DuplicateList(case_id=case_id, merged_into=case.merged_into,
-                         items=[DuplicateOut.model_validate(link) for link in links])
+    return DuplicateList(
+        case_id=case_id, merged_into=case.merged_into, items=[DuplicateOut.model_validate(link) for link in links]
+    )

@@ -76,8 +76,9 @@ async def find_duplicates(session: AsyncSession, case: Case) -> list[Candidate]:
     if case.lon is not None and case.lat is not None:
         dlat = RADIUS_M / 111_000 * 1.5
         dlon = dlat / max(0.1, math.cos(math.radians(case.lat)))
-        near.append(and_(Case.lat.between(case.lat - dlat, case.lat + dlat),
-                         Case.lon.between(case.lon - dlon, case.lon + dlon)))
+        near.append(
+            and_(Case.lat.between(case.lat - dlat, case.lat + dlat), Case.lon.between(case.lon - dlon, case.lon + dlon))
+        )
     if case.grid_code:
         near.append(Case.grid_code == case.grid_code)
     if not near:
@@ -105,9 +106,16 @@ async def find_duplicates(session: AsyncSession, case: Case) -> list[Candidate]:
         elif not (case.grid_code and case.grid_code == other.grid_code):
             continue
         similarity = text_similarity(case.text, other.text)
-        found.append(Candidate(other.id, other.tracking_code, round(similarity, 4), round(similarity, 4),
-                               None if distance is None else round(distance, 1),
-                               bool(case.grid_code and case.grid_code == other.grid_code)))
+        found.append(
+            Candidate(
+                other.id,
+                other.tracking_code,
+                round(similarity, 4),
+                round(similarity, 4),
+                None if distance is None else round(distance, 1),
+                bool(case.grid_code and case.grid_code == other.grid_code),
+            )
+        )
     found.sort(key=lambda c: -c.score)
     return found
 
@@ -125,17 +133,30 @@ async def merge_or_suggest(session: AsyncSession, case: Case, *, defer: bool = F
         return None
     master = candidates[0] if candidates[0].score >= MERGE_THRESHOLD else None
     rows = [
-        {"case_id": case.id, "candidate_id": c.case_id, "score": c.score, "text_score": c.text_score,
-         "distance_m": c.distance_m, "status": "merged" if c is master else "suggested"}
+        {
+            "case_id": case.id,
+            "candidate_id": c.case_id,
+            "score": c.score,
+            "text_score": c.text_score,
+            "distance_m": c.distance_m,
+            "status": "merged" if c is master else "suggested",
+        }
         for c in candidates
     ]
     await session.execute(insert(CaseDuplicate).values(rows).on_conflict_do_nothing())
     if master is None:
         return None
     await flows.transition(
-        session, case, "merge", actor=ACTOR, reason=f"重复诉求，并入 {master.tracking_code}",
-        master_id=master.case_id, master_tracking_code=master.tracking_code, score=master.score,
-        distance_m=master.distance_m, defer=defer,
+        session,
+        case,
+        "merge",
+        actor=ACTOR,
+        reason=f"重复诉求，并入 {master.tracking_code}",
+        master_id=master.case_id,
+        master_tracking_code=master.tracking_code,
+        score=master.score,
+        distance_m=master.distance_m,
+        defer=defer,
     )
     return master
 

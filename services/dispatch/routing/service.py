@@ -55,21 +55,48 @@ def route(event: ComplaintReceivedV1, catalog: Catalog | None = None) -> Routing
     code = matter.code if matter else None
     category = matter.category if matter else category
     if event.emergency is not None:
-        return RoutingDecision("transfer", category or "JJ", code, emergency_service=event.emergency.service,
-                               lead=event.emergency.service, confidence=confidence, why=event.emergency.reason)
+        return RoutingDecision(
+            "transfer",
+            category or "JJ",
+            code,
+            emergency_service=event.emergency.service,
+            lead=event.emergency.service,
+            confidence=confidence,
+            why=event.emergency.reason,
+        )
     if matter is not None and matter.is_emergency:
-        return RoutingDecision("transfer", "JJ", code, emergency_service=matter.emergency_service,
-                               lead=matter.emergency_service, confidence=confidence, why=f"matter {code} is 紧急警情")
+        return RoutingDecision(
+            "transfer",
+            "JJ",
+            code,
+            emergency_service=matter.emergency_service,
+            lead=matter.emergency_service,
+            confidence=confidence,
+            why=f"matter {code} is 紧急警情",
+        )
     if matter is None or (confidence is not None and confidence < MIN_CONFIDENCE):
         why = "no matter suggested" if matter is None else f"low confidence {confidence:.2f}"
         return RoutingDecision("triage", category, code, confidence=confidence, why=why)
     if event.kind == "咨询" and (matter.knowledge_answer or matter.category == "ZX"):
-        return RoutingDecision("answer", matter.category, code, knowledge_answer=matter.knowledge_answer,
-                               confidence=confidence, why="answered from the knowledge base (直接办结)")
+        return RoutingDecision(
+            "answer",
+            matter.category,
+            code,
+            knowledge_answer=matter.knowledge_answer,
+            confidence=confidence,
+            why="answered from the knowledge base (直接办结)",
+        )
     street = event.place.street_code if event.place else None
     try:
         lead, co = catalog.resolve_handlers(matter, street)
     except (KeyError, ValueError) as exc:
         return RoutingDecision("triage", matter.category, code, confidence=confidence, why=f"no handler: {exc}")
-    return RoutingDecision("dispatch", matter.category, code, lead=lead.code, co_handlers=[d.code for d in co],
-                           confidence=confidence, why=f"matter {code} → {lead.code}")
+    return RoutingDecision(
+        "dispatch",
+        matter.category,
+        code,
+        lead=lead.code,
+        co_handlers=[d.code for d in co],
+        confidence=confidence,
+        why=f"matter {code} → {lead.code}",
+    )

@@ -23,9 +23,14 @@ async def calendar_readiness(runtime: ServiceRuntime) -> dict[str, Any]:
     details: dict[str, Any] = {"calendar": report}
     try:
         async with runtime.engine.connect() as conn:
-            overdue = (await conn.execute(text(
-                "SELECT count(*) FROM case_timers WHERE fired_at IS NULL AND due_at < now() - interval '1 minute'"
-            ))).scalar_one()
+            overdue = (
+                await conn.execute(
+                    text(
+                        "SELECT count(*) FROM case_timers "
+                        "WHERE fired_at IS NULL AND due_at < now() - interval '1 minute'"
+                    )
+                )
+            ).scalar_one()
         details["sla_timers"] = {"overdue_unfired": int(overdue)}
     except Exception as exc:  # noqa: BLE001 - reported by the database check already
         details["sla_timers"] = {"error": repr(exc)}

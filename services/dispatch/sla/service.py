@@ -56,9 +56,7 @@ if TYPE_CHECKING:
 
 log = get_logger(__name__)
 
-TIMERS_FIRED = Counter(
-    "linkage_sla_timers_fired_total", "SLA timers handled by the scanner", ["kind", "outcome"]
-)
+TIMERS_FIRED = Counter("linkage_sla_timers_fired_total", "SLA timers handled by the scanner", ["kind", "outcome"])
 SCAN_SECONDS = Histogram("linkage_sla_scan_seconds", "Duration of one SLA scanner batch")
 
 #: States in which the handling clock runs (yellow/red/publicize apply).
@@ -187,9 +185,7 @@ _RESCHEDULE = frozenset({"dispatched", "reassigned", "arbitrated", "reopened", "
 _CANCEL_ALL = frozenset({"merged", "closed", "transferred", "answered"})
 
 
-async def on_case_transition(
-    session: AsyncSession, case: Case, action: str, *, now: dt.datetime | None = None
-) -> None:
+async def on_case_transition(session: AsyncSession, case: Case, action: str, *, now: dt.datetime | None = None) -> None:
     """The one call the case flows make after every transition (same session, after the row update).
 
     ``action`` is the recorded action (``dispatched`` …) or the command (``dispatch`` …). Maps it to
@@ -231,6 +227,7 @@ async def timers_for(session: AsyncSession, case_id: str) -> list[CaseTimer]:
 
 # ---------------------------------------------------------------------------------------- firing
 
+
 async def _transition(session: AsyncSession, case: Case, command: str, *, reason: str, **details: Any) -> None:
     from services.dispatch.case.flows import transition
 
@@ -267,15 +264,34 @@ async def _apply_timer(
         if kind == "sign_due":
             await _transition(session, case, "warn", reason="超时未签收 (sign-for limit passed)", **details)
         elif kind == "yellow":
-            await _transition(session, case, "urge", reason="预警催办: 80% of the time limit used",
-                              level="yellow", to=[case.lead], **details)
+            await _transition(
+                session,
+                case,
+                "urge",
+                reason="预警催办: 80% of the time limit used",
+                level="yellow",
+                to=[case.lead],
+                **details,
+            )
         elif kind == "red":
-            await _transition(session, case, "supervise", reason="超期督办: the time limit has passed",
-                              level="red", to=[f"{case.lead}:head", f"{case.street_code or 'center'}:center"],
-                              **details)
+            await _transition(
+                session,
+                case,
+                "supervise",
+                reason="超期督办: the time limit has passed",
+                level="red",
+                to=[f"{case.lead}:head", f"{case.street_code or 'center'}:center"],
+                **details,
+            )
         else:
-            await _transition(session, case, "publicize", reason="超期通报: still open 5 working days after the limit",
-                              level="publicize", **details)
+            await _transition(
+                session,
+                case,
+                "publicize",
+                reason="超期通报: still open 5 working days after the limit",
+                level="publicize",
+                **details,
+            )
         return "fired"
     if kind == "survey_due":
         if case.state not in SURVEY_STATES:
@@ -291,8 +307,15 @@ async def _apply_timer(
         pending = sorted(code for code, reported_at in departments.items() if reported_at is None)
         if not pending or case.state not in CLOCK_STATES:
             return "skipped"
-        await _transition(session, case, "urge", reason="吹哨报到超时 (not reported within 30 minutes)",
-                          level="whistle", to=pending, **details)
+        await _transition(
+            session,
+            case,
+            "urge",
+            reason="吹哨报到超时 (not reported within 30 minutes)",
+            level="whistle",
+            to=pending,
+            **details,
+        )
         return "fired"
     return "skipped"
 
@@ -316,16 +339,15 @@ async def fire_due_timers(
             if not ids:
                 return counts
             timers = list(
-                (await session.execute(select(CaseTimer).where(CaseTimer.id.in_(ids)).order_by(CaseTimer.due_at)))
-                .scalars()
+                (
+                    await session.execute(select(CaseTimer).where(CaseTimer.id.in_(ids)).order_by(CaseTimer.due_at))
+                ).scalars()
             )
             case_ids = sorted({t.case_id for t in timers})
             locked = {
                 c.id: c
                 for c in (
-                    await session.execute(
-                        select(Case).where(Case.id.in_(case_ids)).with_for_update(skip_locked=True)
-                    )
+                    await session.execute(select(Case).where(Case.id.in_(case_ids)).with_for_update(skip_locked=True))
                 ).scalars()
             }
             existing = set(locked) | set(
@@ -355,13 +377,23 @@ async def fire_due_timers(
                         if timer.attempts >= MAX_ATTEMPTS:
                             timer.fired_at, timer.outcome = now, "failed"
                             outcome = "failed"
-                            log.error("sla timer failed for good", timer=timer.id, kind=timer.kind,
-                                      case_id=timer.case_id, error=repr(exc))
+                            log.error(
+                                "sla timer failed for good",
+                                timer=timer.id,
+                                kind=timer.kind,
+                                case_id=timer.case_id,
+                                error=repr(exc),
+                            )
                         else:
                             timer.due_at = now + RETRY_AFTER * timer.attempts
                             outcome = "retry"
-                            log.warning("sla timer failed, will retry", timer=timer.id, kind=timer.kind,
-                                        case_id=timer.case_id, error=repr(exc))
+                            log.warning(
+                                "sla timer failed, will retry",
+                                timer=timer.id,
+                                kind=timer.kind,
+                                case_id=timer.case_id,
+                                error=repr(exc),
+                            )
                     await session.flush()
                 counts[outcome] += 1
                 TIMERS_FIRED.labels(timer.kind, outcome).inc()
@@ -369,8 +401,11 @@ async def fire_due_timers(
 
 
 async def pending_count(session: AsyncSession) -> int:
-    return int((await session.execute(select(func.count()).select_from(CaseTimer).where(
-        CaseTimer.fired_at.is_(None)))).scalar_one())
+    return int(
+        (
+            await session.execute(select(func.count()).select_from(CaseTimer).where(CaseTimer.fired_at.is_(None)))
+        ).scalar_one()
+    )
 
 
 async def reset_timer(session: AsyncSession, timer_id: int) -> None:

@@ -62,7 +62,9 @@ def working_hours_between(start: dt.datetime, end: dt.datetime, cal: WorkCalenda
 
 
 def yellow_at(
-    received_at: dt.datetime, deadline_at: dt.datetime, cal: WorkCalendar | None = None,
+    received_at: dt.datetime,
+    deadline_at: dt.datetime,
+    cal: WorkCalendar | None = None,
     fraction: float = YELLOW_FRACTION,
 ) -> dt.datetime:
     """预警: the moment ``fraction`` of the working time between receipt and deadline has passed."""

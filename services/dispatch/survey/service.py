@@ -44,18 +44,29 @@ async def record_answer(
     case = await _load_case(session, answer)
     outcome = "ignored"
     if case is not None and case.state in AWAITING_SURVEY:
-        entries = await flows.apply_survey(session, case, answer.result, actor=f"citizen:{answer.channel}",
-                                           comment=answer.comment, now=now)
+        entries = await flows.apply_survey(
+            session, case, answer.result, actor=f"citizen:{answer.channel}", comment=answer.comment, now=now
+        )
         actions = [e.action for e in entries]
         outcome = "supervised" if "supervised" in actions else "reopened" if "reopened" in actions else "closed"
     else:
-        log.info("survey answer ignored: case not awaiting a survey", case_id=answer.case_id,
-                 state=case.state if case else None, result=answer.result)
-    session.add(CaseSurvey(
-        case_id=case.id if case else answer.case_id, event_id=event_id, result=answer.result,
-        channel=answer.channel, answered_at=answer.answered_at, outcome=outcome,
-        comment=(answer.comment or None) and answer.comment[:1000],
-    ))
+        log.info(
+            "survey answer ignored: case not awaiting a survey",
+            case_id=answer.case_id,
+            state=case.state if case else None,
+            result=answer.result,
+        )
+    session.add(
+        CaseSurvey(
+            case_id=case.id if case else answer.case_id,
+            event_id=event_id,
+            result=answer.result,
+            channel=answer.channel,
+            answered_at=answer.answered_at,
+            outcome=outcome,
+            comment=(answer.comment or None) and answer.comment[:1000],
+        )
+    )
     await session.flush()
     return outcome
 

@@ -28,8 +28,10 @@ from shared.logging import get_logger
 log = get_logger(__name__)
 router = APIRouter()
 _env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape(["html"]))
-CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
-       "img-src 'self' data:; connect-src 'self'")
+CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'"
+)
 HANDLER_KINDS = ("street", "department", "utility")
 ROLE_NAMES = {"handler": "承办单位", "dispatcher": "派单员", "admin": "管理员"}
 
@@ -48,8 +50,12 @@ def _reference() -> Markup:
     catalog = default_catalog()
     data = {
         "departments": [{"code": d.code, "name": d.name, "kind": d.kind} for d in catalog.departments],
-        "handlers": [{"code": d.code, "name": d.name, "kind": d.kind}
-                     for kind in HANDLER_KINDS for d in catalog.departments if d.kind == kind],
+        "handlers": [
+            {"code": d.code, "name": d.name, "kind": d.kind}
+            for kind in HANDLER_KINDS
+            for d in catalog.departments
+            if d.kind == kind
+        ],
         "categories": CATEGORY_NAMES,
     }
     # json inside <script>: escape "<" so no "</script>" can close the tag.
@@ -61,8 +67,9 @@ def _page(template: str, **context: Any) -> HTMLResponse:
     html = _env.get_template(template).render(
         district=catalog.district_name, center=catalog.center().name, reference=_reference(), **context
     )
-    return HTMLResponse(html, headers={"Content-Security-Policy": CSP, "Cache-Control": "no-store",
-                                       "Referrer-Policy": "no-referrer"})
+    return HTMLResponse(
+        html, headers={"Content-Security-Policy": CSP, "Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+    )
 
 
 @router.get("/track", response_class=HTMLResponse, include_in_schema=False)
@@ -80,22 +87,53 @@ async def workbench_page() -> HTMLResponse:
     return _page("workbench.html", calendar_warning=_calendar_warning())
 
 
-@router.get("/api/v1/whoami", tags=["auth"], summary="The role and department of the X-API-Key (for the pages)",
-            responses={401: {"description": "missing or unknown API key"}})
+@router.get(
+    "/api/v1/whoami",
+    tags=["auth"],
+    summary="The role and department of the X-API-Key (for the pages)",
+    responses={401: {"description": "missing or unknown API key"}},
+)
 async def whoami(who: Annotated[Principal, Depends(principal)]) -> dict[str, Any]:
     dept = default_catalog().get_department(who.department)
-    return {"role": who.role, "role_name": ROLE_NAMES.get(who.role, who.role), "department": who.department,
-            "department_name": dept.name if dept else who.department, "label": who.label}
+    return {
+        "role": who.role,
+        "role_name": ROLE_NAMES.get(who.role, who.role),
+        "department": who.department,
+        "department_name": dept.name if dept else who.department,
+        "label": who.label,
+    }
 
 
-@router.get("/api/v1/dispatch/approvals", tags=["dispatcher"], response_model=dict[str, CaseList],
-            summary="Pending approvals: returned cases (退单审核) and extension requests (延期审核)",
-            responses={401: {"description": "missing or unknown API key"}, 403: {"description": "not a dispatcher"}})
-async def approvals(session: SessionDep, who: DispatcherDep,
-                    limit: Annotated[int, Query(ge=1, le=200)] = 100) -> dict[str, CaseList]:
-    returns = await common.list_cases(session, where=[], state="returned", category=None, street=None,
-                                      matter_code=None, overdue=None, limit=limit, offset=0)
-    extensions = await common.list_cases(session, where=[Case.extension_status == "requested"], state="signed",
-                                         category=None, street=None, matter_code=None, overdue=None, limit=limit,
-                                         offset=0)
+@router.get(
+    "/api/v1/dispatch/approvals",
+    tags=["dispatcher"],
+    response_model=dict[str, CaseList],
+    summary="Pending approvals: returned cases (退单审核) and extension requests (延期审核)",
+    responses={401: {"description": "missing or unknown API key"}, 403: {"description": "not a dispatcher"}},
+)
+async def approvals(
+    session: SessionDep, who: DispatcherDep, limit: Annotated[int, Query(ge=1, le=200)] = 100
+) -> dict[str, CaseList]:
+    returns = await common.list_cases(
+        session,
+        where=[],
+        state="returned",
+        category=None,
+        street=None,
+        matter_code=None,
+        overdue=None,
+        limit=limit,
+        offset=0,
+    )
+    extensions = await common.list_cases(
+        session,
+        where=[Case.extension_status == "requested"],
+        state="signed",
+        category=None,
+        street=None,
+        matter_code=None,
+        overdue=None,
+        limit=limit,
+        offset=0,
+    )
     return {"returns": returns, "extensions": extensions}

@@ -15,9 +15,7 @@ from .service import default_classifier
 DEFAULT_HELDOUT = Path(__file__).resolve().parents[3] / "tests" / "data" / "complaints_heldout.jsonl"
 
 
-def evaluate(
-    heldout_path: str | Path = DEFAULT_HELDOUT, classifier: Classifier | None = None
-) -> dict[str, Any]:
+def evaluate(heldout_path: str | Path = DEFAULT_HELDOUT, classifier: Classifier | None = None) -> dict[str, Any]:
     """Scores on a labelled JSON-lines file never used for training.
 
     Keys: ``n``, ``category_macro_f1``, ``category_accuracy``, ``category_top3_accuracy``,
@@ -45,21 +43,15 @@ def evaluate(
     return {
         "n": n,
         "category_macro_f1": round(float(f1_score(cat_true, cat_pred, average="macro", zero_division=0)), 4),
-        "category_accuracy": round(sum(a == b for a, b in zip(cat_true, cat_pred, strict=True)) / n, 4)
-        if n
-        else 0.0,
+        "category_accuracy": round(sum(a == b for a, b in zip(cat_true, cat_pred, strict=True)) / n, 4) if n else 0.0,
         "category_top3_accuracy": round(top3 / n, 4) if n else 0.0,
         "kind_macro_f1": round(float(f1_score(kind_true, kind_pred, average="macro", zero_division=0)), 4),
-        "kind_accuracy": round(sum(a == b for a, b in zip(kind_true, kind_pred, strict=True)) / n, 4)
-        if n
-        else 0.0,
+        "kind_accuracy": round(sum(a == b for a, b in zip(kind_true, kind_pred, strict=True)) / n, 4) if n else 0.0,
         "emergency_recall": round(tp / (tp + fn), 4) if tp + fn else 1.0,
         "emergency_precision": round(tp / (tp + fp), 4) if tp + fp else 1.0,
         "emergency_service_accuracy": round(same_service / tp, 4) if tp else 1.0,
         "errors": [
-            (r.text, r.category, c.category)
-            for r, c in zip(rows, results, strict=True)
-            if r.category != c.category
+            (r.text, r.category, c.category) for r, c in zip(rows, results, strict=True) if r.category != c.category
         ][:20],
     }
 

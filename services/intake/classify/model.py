@@ -39,7 +39,6 @@ DATA_DIR = Path(__file__).resolve().parent / "data"
 TRAIN_PATH = DATA_DIR / "train.jsonl"
 
 
-
 MODEL_CHARS = 1000
 """Only the first characters of a text go into the statistical models (a call transcript can be long);
 emergency rules read up to :data:`RULE_CHARS`."""
@@ -54,9 +53,7 @@ MODEL_EMERGENCY = 0.7
 
 KIND_CUES: dict[str, re.Pattern[str]] = {
     "表扬": re.compile(r"^(?:谢谢|多谢)|感谢|表扬|点赞|点个赞|锦旗|赞一个|辛苦了"),
-    "建议": re.compile(
-        r"建议|提个(?:意见|建议)|希望(?:政府|能|多|在|把|增加|有关)|能不能(?:多|在|把|增加|开|设)"
-    ),
+    "建议": re.compile(r"建议|提个(?:意见|建议)|希望(?:政府|能|多|在|把|增加|有关)|能不能(?:多|在|把|增加|开|设)"),
     "咨询": re.compile(
         r"请问|问一下|问下|咨询|打听|怎么(?:办理|申请|领|办|交|补)|去哪|在哪|哪里可以|什么时候|多少|[吗呢][？?]?$"
     ),
@@ -113,9 +110,7 @@ class Classifier:
     """Trained kind/category models plus the catalog's matters. Build once; :meth:`classify` is
     thread-safe (read-only after construction)."""
 
-    def __init__(
-        self, examples: Sequence[Example], catalog: Catalog | None = None, version: str = ""
-    ) -> None:
+    def __init__(self, examples: Sequence[Example], catalog: Catalog | None = None, version: str = "") -> None:
         if not examples:
             raise ValueError("no training examples")
         texts = [normalize(e.text) for e in examples]
@@ -129,13 +124,9 @@ class Classifier:
         self._set_catalog(catalog)
 
     def _fit(self, x: Any, texts: list[str], examples: Sequence[Example]) -> None:
-        self.kind_model = LogisticRegression(
-            C=20.0, max_iter=3000, class_weight="balanced", solver="newton-cg"
-        )
+        self.kind_model = LogisticRegression(C=20.0, max_iter=3000, class_weight="balanced", solver="newton-cg")
         self.kind_model.fit(x, [e.kind for e in examples])
-        self.category_model = LogisticRegression(
-            C=20.0, max_iter=3000, class_weight="balanced", solver="newton-cg"
-        )
+        self.category_model = LogisticRegression(C=20.0, max_iter=3000, class_weight="balanced", solver="newton-cg")
         self.category_model.fit(x, [e.category for e in examples])
         jj = [(t, e.emergency) for t, e in zip(texts, examples, strict=True) if e.emergency]
         self.service_model: LogisticRegression | None = None
@@ -195,9 +186,7 @@ class Classifier:
             for (i, _), w in zip(items, weights, strict=True):
                 m = self.matters[i]
                 ranked.append(
-                    MatterScore(
-                        code=m.code, name=m.name, category=m.category, confidence=_clip(p_cat * w / total)
-                    )
+                    MatterScore(code=m.code, name=m.name, category=m.category, confidence=_clip(p_cat * w / total))
                 )
         ranked.sort(key=lambda s: (-s.confidence, s.code))
         return ranked[:3]
@@ -216,9 +205,7 @@ class Classifier:
             emergency = Emergency(service=cast(Any, hit.service), reason=hit.reason, trigger=hit.trigger)
         elif clean and cat_probs.get("JJ", 0.0) >= MODEL_EMERGENCY and self.service_model is not None:
             service = str(self.service_model.predict(x)[0])
-            emergency = Emergency(
-                service=cast(Any, service), reason="模型判断为紧急警情", trigger="", source="model"
-            )
+            emergency = Emergency(service=cast(Any, service), reason="模型判断为紧急警情", trigger="", source="model")
         cat_probs = dict(cat_probs)
         if emergency is not None:
             # An emergency is a 紧急警情 whatever else it is: make sure JJ leads the categories.
@@ -245,9 +232,7 @@ class Classifier:
             kind=cast(Kind, kind),
             kind_confidence=_clip(kind_conf),
             categories=categories,
-            matters=self._rank_matters(
-                clean[:MODEL_CHARS], cat_probs, emergency.service if emergency else None
-            ),
+            matters=self._rank_matters(clean[:MODEL_CHARS], cat_probs, emergency.service if emergency else None),
             emergency=emergency,
             low_confidence=low,
             channel=channel,

@@ -60,9 +60,7 @@ class Classification(_Out):
     kind: Kind
     kind_confidence: float = Field(ge=0, le=1)
     categories: list[CategoryScore] = Field(description="top 3 categories, best first")
-    matters: list[MatterScore] = Field(
-        description="top 3 catalog matters, best first (empty without catalog)"
-    )
+    matters: list[MatterScore] = Field(description="top 3 catalog matters, best first (empty without catalog)")
     emergency: Emergency | None = None
     low_confidence: bool = Field(description="an operator or dispatcher should check kind and category")
     channel: str | None = None

@@ -37,23 +37,31 @@ class ComplaintDraft(BaseModel):
     outside_own_grid: bool = False
     operator_id: CleanStr | None = Field(default=None, max_length=64)
     received_at: datetime | None = None
-    traceparent: str | None = Field(default=None, exclude=True, description="the request's trace, when the "
-                                    "complaint is stored outside the request (group commit)")
+    traceparent: str | None = Field(
+        default=None,
+        exclude=True,
+        description="the request's trace, when the complaint is stored outside the request (group commit)",
+    )
 
 
 class HotlineComplaintIn(BaseModel):
     """12345 operator ticket, typed while talking to the caller."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={
-        "examples": [{
-            "call_id": "CALL-20261124-0001",
-            "caller_phone": "13800138000",
-            "text": "建设路12号门口的井盖坏了，晚上很危险",
-            "address": "成华区建设路12号",
-            "kind": "投诉",
-            "operator_id": "op-007",
-        }]
-    })
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "call_id": "CALL-20261124-0001",
+                    "caller_phone": "13800138000",
+                    "text": "建设路12号门口的井盖坏了，晚上很危险",
+                    "address": "成华区建设路12号",
+                    "kind": "投诉",
+                    "operator_id": "op-007",
+                }
+            ]
+        },
+    )
 
     call_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), NoControlChars]
     caller_phone: Phone

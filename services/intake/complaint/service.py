@@ -91,8 +91,14 @@ async def create_complaints(session: AsyncSession, drafts: Sequence[ComplaintDra
             key = (complaint.channel, complaint.channel_key)
             complaint.__dict__[_ISSUED_SECRET] = issued.get(key)
             found[key] = (complaint, True)
-            add_event(session, topics.COMPLAINTS, received_event(complaint), key=complaint.id, source="intake",
-                      traceparent=traces.get(key))
+            add_event(
+                session,
+                topics.COMPLAINTS,
+                received_event(complaint),
+                key=complaint.id,
+                source="intake",
+                traceparent=traces.get(key),
+            )
         missing = [key for key in pending if key not in found]
         for complaint in await _by_channel_keys(session, missing):
             found[(complaint.channel, complaint.channel_key)] = (complaint, False)
@@ -196,9 +202,6 @@ async def get_by_tracking_code(session: AsyncSession, code: str) -> Complaint | 
 
 async def list_by_phone(session: AsyncSession, phone: str, limit: int = 20) -> list[Complaint]:
     stmt = (
-        select(Complaint)
-        .where(Complaint.reporter_phone == phone)
-        .order_by(Complaint.received_at.desc())
-        .limit(limit)
+        select(Complaint).where(Complaint.reporter_phone == phone).order_by(Complaint.received_at.desc()).limit(limit)
     )
     return list((await session.execute(stmt)).scalars())

@@ -33,8 +33,36 @@ GRID_COLUMNS = 5
 GRID_ROWS = 2
 
 _SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾"
-_GIVEN = ["建国", "丽", "静", "伟", "敏", "磊", "霞", "勇", "艳", "军", "芳", "杰", "娟", "涛", "明", "超",
-          "秀英", "桂兰", "志强", "海燕", "晓东", "红梅", "小琴", "文斌", "春华", "德明", "玉兰", "俊"]
+_GIVEN = [
+    "建国",
+    "丽",
+    "静",
+    "伟",
+    "敏",
+    "磊",
+    "霞",
+    "勇",
+    "艳",
+    "军",
+    "芳",
+    "杰",
+    "娟",
+    "涛",
+    "明",
+    "超",
+    "秀英",
+    "桂兰",
+    "志强",
+    "海燕",
+    "晓东",
+    "红梅",
+    "小琴",
+    "文斌",
+    "春华",
+    "德明",
+    "玉兰",
+    "俊",
+]
 
 
 def _r(x: float) -> float:
@@ -50,16 +78,18 @@ def _rect(x0: float, y0: float, x1: float, y1: float) -> list[list[list[float]]]
     return [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]]
 
 
-def _feature(level: str, code: str, name: str, parent: str, ring: list[list[list[float]]],
-             **extra: Any) -> dict[str, Any]:
+def _feature(
+    level: str, code: str, name: str, parent: str, ring: list[list[list[float]]], **extra: Any
+) -> dict[str, Any]:
     props: dict[str, Any] = {"level": level, "code": code, "name": name, "parent": parent, **extra}
     return {"type": "Feature", "properties": props, "geometry": {"type": "Polygon", "coordinates": ring}}
 
 
 def _workers(rng: random.Random, grid_code: str) -> list[dict[str, str]]:
     count = 1 if rng.random() < 0.6 else 2
-    return [{"id": f"W-{grid_code}-{i}", "name": rng.choice(_SURNAMES) + rng.choice(_GIVEN)}
-            for i in range(1, count + 1)]
+    return [
+        {"id": f"W-{grid_code}-{i}", "name": rng.choice(_SURNAMES) + rng.choice(_GIVEN)} for i in range(1, count + 1)
+    ]
 
 
 def build() -> dict[str, Any]:
@@ -69,8 +99,12 @@ def build() -> dict[str, Any]:
         features.append(_feature("street", s_code, s_name, DISTRICT_CODE, _rect(x0, y0, x1, y1)))
         xs, ys = _split(x0, x1, 2), _split(y0, y1, 2)
         # quadrants in order NW, NE, SW, SE
-        quads = [(xs[0], ys[1], xs[1], ys[2]), (xs[1], ys[1], xs[2], ys[2]),
-                 (xs[0], ys[0], xs[1], ys[1]), (xs[1], ys[0], xs[2], ys[1])]
+        quads = [
+            (xs[0], ys[1], xs[1], ys[2]),
+            (xs[1], ys[1], xs[2], ys[2]),
+            (xs[0], ys[0], xs[1], ys[1]),
+            (xs[1], ys[0], xs[2], ys[1]),
+        ]
         for ci, (c_name, (cx0, cy0, cx1, cy1)) in enumerate(zip(communities, quads, strict=True), start=1):
             c_code = f"{s_code}C{ci:02d}"
             features.append(_feature("community", c_code, c_name, s_code, _rect(cx0, cy0, cx1, cy1)))
@@ -80,11 +114,16 @@ def build() -> dict[str, Any]:
                 for col in range(GRID_COLUMNS):
                     number += 1
                     g_code = f"{c_code}G{number:02d}"
-                    features.append(_feature(
-                        "grid", g_code, f"{c_name}第{number}网格", c_code,
-                        _rect(gxs[col], gys[row], gxs[col + 1], gys[row + 1]),
-                        workers=_workers(rng, g_code),
-                    ))
+                    features.append(
+                        _feature(
+                            "grid",
+                            g_code,
+                            f"{c_name}第{number}网格",
+                            c_code,
+                            _rect(gxs[col], gys[row], gxs[col + 1], gys[row + 1]),
+                            workers=_workers(rng, g_code),
+                        )
+                    )
     return {
         "type": "FeatureCollection",
         "name": "成都市成华区（演示用示意图）",

@@ -141,8 +141,12 @@ class _Evidence:
 
 # ---- parsing the YAML --------------------------------------------------------------------------
 def _point(raw: object, where: str) -> Point:
-    if (not isinstance(raw, Sequence) or isinstance(raw, str) or len(raw) != 2
-            or not all(isinstance(v, int | float) for v in raw)):
+    if (
+        not isinstance(raw, Sequence)
+        or isinstance(raw, str)
+        or len(raw) != 2
+        or not all(isinstance(v, int | float) for v in raw)
+    ):
         raise PlaceDataError(f"{where}: a point must be [lon, lat], got {raw!r}")
     lon, lat = float(raw[0]), float(raw[1])
     if not (-180 <= lon <= 180 and -90 <= lat <= 90):
@@ -207,8 +211,12 @@ def _parse_landmark(i: int, raw: object) -> _Landmark:
     if raw.get("point") is None:
         raise PlaceDataError(f"{where}: missing 'point'")
     road = raw.get("road")
-    return _Landmark(name.strip(), _names(raw.get("aliases"), where), _point(raw["point"], where),
-                     road.strip() if isinstance(road, str) and road.strip() else None)
+    return _Landmark(
+        name.strip(),
+        _names(raw.get("aliases"), where),
+        _point(raw["point"], where),
+        road.strip() if isinstance(road, str) and road.strip() else None,
+    )
 
 
 # ---- geometry on a line ------------------------------------------------------------------------
@@ -284,9 +292,17 @@ def _contains(area: AddressCandidate, best: AddressCandidate) -> bool:
 class Gazetteer:
     """Roads with house-number ranges, landmarks and area names, resolved against a PlaceIndex."""
 
-    def __init__(self, roads: Sequence[_Road], landmarks: Sequence[_Landmark], places: PlaceIndex, *,
-                 resolve_threshold: float = 0.7, candidate_threshold: float = 0.3,
-                 side_offset_m: float = 12.0, conflict_m: float = 300.0) -> None:
+    def __init__(
+        self,
+        roads: Sequence[_Road],
+        landmarks: Sequence[_Landmark],
+        places: PlaceIndex,
+        *,
+        resolve_threshold: float = 0.7,
+        candidate_threshold: float = 0.3,
+        side_offset_m: float = 12.0,
+        conflict_m: float = 300.0,
+    ) -> None:
         self.places = places
         self.resolve_threshold = resolve_threshold
         self.candidate_threshold = candidate_threshold
@@ -335,8 +351,11 @@ class Gazetteer:
             for alias in lm.aliases:
                 self._add(alias, _Named(landmark=lm, alias=True))
         grids = [self.places.place(g.grid_code) for g in self.places.grids()]
-        for level, refs in (("street", self.places.streets()), ("community", self.places.communities()),
-                            ("grid", [g for g in grids if g is not None])):
+        for level, refs in (
+            ("street", self.places.streets()),
+            ("community", self.places.communities()),
+            ("grid", [g for g in grids if g is not None]),
+        ):
             for ref in refs:
                 point = self.places.centroid(ref.code)
                 if point is not None:
@@ -344,8 +363,11 @@ class Gazetteer:
 
     def names(self) -> list[str]:
         """Every road, landmark and area name known (for operator autocomplete)."""
-        return sorted({r.name for r in self._roads} | {lm.name for lm in self._landmarks}
-                      | {n.area.name for ns in self._index.values() for n in ns if n.area})
+        return sorted(
+            {r.name for r in self._roads}
+            | {lm.name for lm in self._landmarks}
+            | {n.area.name for ns in self._index.values() for n in ns if n.area}
+        )
 
     # ---- resolving -----------------------------------------------------------------------------
     def resolve(self, text: str) -> AddressMatch:
@@ -397,12 +419,12 @@ class Gazetteer:
             found.append(_Mention(key, start, end, targets, similarity))
         return found
 
-    def _evidence(self, text: str, mentions: list[_Mention],
-                  fuzzy_mentions: Sequence[_Mention] = ()) -> _Evidence:
+    def _evidence(self, text: str, mentions: list[_Mention], fuzzy_mentions: Sequence[_Mention] = ()) -> _Evidence:
         ev = _Evidence()
         all_mentions = [*mentions, *fuzzy_mentions]
         mentioned_roads = {t.road.name for m in all_mentions for t in m.targets if t.road} | {
-            t.road.base for m in all_mentions for t in m.targets if t.road}
+            t.road.base for m in all_mentions for t in m.targets if t.road
+        }
         areas = [t.area for m in all_mentions for t in m.targets if t.area]
         for m in all_mentions:
             fuzzy = m.similarity < 1.0
@@ -416,11 +438,17 @@ class Gazetteer:
         self._intersection_evidence(ev)
         return ev
 
-    def _candidate(self, matched: str, point: Point, confidence: float, precision: Precision,
-                   fuzzy: bool = False) -> AddressCandidate:
-        return AddressCandidate(matched=matched, point=(round(point[0], 7), round(point[1], 7)),
-                                grid=self.places.locate(*point), confidence=round(min(confidence, 1.0), 3),
-                                precision=precision, fuzzy=fuzzy)
+    def _candidate(
+        self, matched: str, point: Point, confidence: float, precision: Precision, fuzzy: bool = False
+    ) -> AddressCandidate:
+        return AddressCandidate(
+            matched=matched,
+            point=(round(point[0], 7), round(point[1], 7)),
+            grid=self.places.locate(*point),
+            confidence=round(min(confidence, 1.0), 3),
+            precision=precision,
+            fuzzy=fuzzy,
+        )
 
     def _house_point(self, rng: _Range, number: int) -> Point:
         if rng.point is not None:
@@ -430,15 +458,18 @@ class Gazetteer:
         return _along(cast(tuple[Point, ...], rng.line), t, rng.side, self.side_offset_m)
 
     def _road_evidence(self, ev: _Evidence, text: str, m: _Mention, roads: list[_Named], fuzzy: bool) -> None:
-        found = _NUMBER_AFTER.match(text[m.end:])
+        found = _NUMBER_AFTER.match(text[m.end :])
         number = int(found.group(1)) if found else None
         hits = [(t, r) for t in roads for r in cast(_Road, t.road).ranges if number is not None and r.covers(number)]
         for t, rng in hits:
             road = cast(_Road, t.road)
             base = _CONF_HOUSE_BY_BASE if t.alias and len(roads) > 1 else _CONF_HOUSE
             conf = base * m.similarity + (_BONUS_FUZZY_NUMBER if fuzzy else 0.0)
-            ev.candidates.append(self._candidate(f"{road.name} {number}号", self._house_point(rng, cast(int, number)),
-                                                 conf, "house_number", fuzzy))
+            ev.candidates.append(
+                self._candidate(
+                    f"{road.name} {number}号", self._house_point(rng, cast(int, number)), conf, "house_number", fuzzy
+                )
+            )
         if hits:
             return
         for t in roads:
@@ -452,8 +483,15 @@ class Gazetteer:
         grid = self.places.locate(*point)
         return grid is not None and any(a.code in (grid.community_code, grid.street_code) for a in areas)
 
-    def _landmark_evidence(self, ev: _Evidence, m: _Mention, targets: list[_Named],
-                           mentioned_roads: set[str], areas: Sequence[_Area], fuzzy: bool) -> None:
+    def _landmark_evidence(
+        self,
+        ev: _Evidence,
+        m: _Mention,
+        targets: list[_Named],
+        mentioned_roads: set[str],
+        areas: Sequence[_Area],
+        fuzzy: bool,
+    ) -> None:
         if len(targets) > 1:  # a shared alias such as 小吃街: a road or area named in the text decides
             on_road = [t for t in targets if cast(_Landmark, t.landmark).road in mentioned_roads]
             in_area = [t for t in targets if self._in_areas(cast(_Landmark, t.landmark).point, areas)]
@@ -470,13 +508,14 @@ class Gazetteer:
     def _intersection_evidence(self, ev: _Evidence) -> None:
         roads = list({r.name: r for r in ev.road_mentions}.values())
         for i, a in enumerate(roads):
-            for b in roads[i + 1:]:
+            for b in roads[i + 1 :]:
                 if a.base == b.base:
                     continue
                 point = _segment_intersection(a.line, b.line)
                 if point is not None:
-                    ev.candidates.append(self._candidate(f"{a.name}与{b.name}交叉口", point,
-                                                         _CONF_INTERSECTION, "intersection"))
+                    ev.candidates.append(
+                        self._candidate(f"{a.name}与{b.name}交叉口", point, _CONF_INTERSECTION, "intersection")
+                    )
 
     def _area_candidates(self, areas: list[_Area]) -> list[AddressCandidate]:
         unique = list({a.code: a for a in areas}.values())
@@ -493,22 +532,37 @@ class Gazetteer:
     def _decide(self, norm: str, ev: _Evidence) -> AddressMatch:
         strong = [c for c in ev.candidates if c.precision in _STRONG]
         areas = self._area_candidates(ev.areas)
-        pool = sorted((strong + areas) if strong else (areas or ev.candidates),
-                      key=lambda c: (-c.confidence, c.matched))
+        pool = sorted(
+            (strong + areas) if strong else (areas or ev.candidates), key=lambda c: (-c.confidence, c.matched)
+        )
         if not pool:
             return AddressMatch(status="unresolved", confidence=0.0, normalized=norm)
         best = pool[0]
         confidence = round(max(0.0, best.confidence - self._area_penalty(best, ev.areas)), 3)
-        rivals = [c for c in pool[1:] if c.confidence >= best.confidence - 0.15
-                  and haversine_m(c.point, best.point) > self.conflict_m and not _contains(c, best)]
+        rivals = [
+            c
+            for c in pool[1:]
+            if c.confidence >= best.confidence - 0.15
+            and haversine_m(c.point, best.point) > self.conflict_m
+            and not _contains(c, best)
+        ]
         if confidence >= self.resolve_threshold and not rivals:
-            return AddressMatch(status="resolved", confidence=confidence, point=best.point, grid=best.grid,
-                                matched=best.matched, precision=best.precision, fuzzy=best.fuzzy, normalized=norm)
+            return AddressMatch(
+                status="resolved",
+                confidence=confidence,
+                point=best.point,
+                grid=best.grid,
+                matched=best.matched,
+                precision=best.precision,
+                fuzzy=best.fuzzy,
+                normalized=norm,
+            )
         shown = tuple(c for c in self._distinct(pool) if c.confidence >= self.candidate_threshold)[:3]
         if not shown:
             return AddressMatch(status="unresolved", confidence=confidence, normalized=norm)
-        return AddressMatch(status="ambiguous", confidence=min(confidence, shown[0].confidence),
-                            candidates=shown, normalized=norm)
+        return AddressMatch(
+            status="ambiguous", confidence=min(confidence, shown[0].confidence), candidates=shown, normalized=norm
+        )
 
     def _distinct(self, pool: list[AddressCandidate]) -> list[AddressCandidate]:
         seen: set[str] = set()

@@ -109,8 +109,12 @@ def _parse_feature(index: int, feature: object) -> _Place | None:
     if level not in _LEVELS:
         raise PlaceDataError(f"{_where(index, code)}: 'level' must be one of {_LEVELS}, got {level!r}")
     code_s = _required_str(props, "code", index, code)
-    ref = PlaceRef(level=cast(Level, level), code=code_s, name=_required_str(props, "name", index, code),
-                   parent=_required_str(props, "parent", index, code))
+    ref = PlaceRef(
+        level=cast(Level, level),
+        code=code_s,
+        name=_required_str(props, "name", index, code),
+        parent=_required_str(props, "parent", index, code),
+    )
     workers = _parse_workers(props.get("workers"), index, code_s) if level == "grid" else ()
     return _Place(index, ref, _parse_geometry(feature.get("geometry"), index, code_s), workers)
 
@@ -135,7 +139,8 @@ def _check_tree(places: dict[str, _Place]) -> None:
         parent = places.get(place.ref.parent)
         if parent is None or parent.ref.level != want:
             raise PlaceDataError(
-                f"{_where(place.index, place.ref.code)}: unknown parent {place.ref.parent!r} (need a {want} code)")
+                f"{_where(place.index, place.ref.code)}: unknown parent {place.ref.parent!r} (need a {want} code)"
+            )
 
 
 class PlaceIndex:
@@ -146,8 +151,7 @@ class PlaceIndex:
         for place in places:
             if place.ref.code in self._places:
                 first = self._places[place.ref.code].index
-                raise PlaceDataError(
-                    f"{_where(place.index, place.ref.code)}: duplicate code (also feature #{first})")
+                raise PlaceDataError(f"{_where(place.index, place.ref.code)}: duplicate code (also feature #{first})")
             self._places[place.ref.code] = place
         _check_tree(self._places)
         grids = sorted((p for p in self._places.values() if p.ref.level == "grid"), key=lambda p: p.ref.code)
@@ -178,8 +182,10 @@ class PlaceIndex:
         community = self._places[grid.ref.parent].ref
         street = self._places.get(community.parent)
         return GridRef(
-            grid_code=grid.ref.code, grid_name=grid.ref.name,
-            community_code=community.code, community_name=community.name,
+            grid_code=grid.ref.code,
+            grid_name=grid.ref.name,
+            community_code=community.code,
+            community_name=community.name,
             street_code=street.ref.code if street else community.parent,
             street_name=street.ref.name if street else "",
             workers=grid.workers,

@@ -87,5 +87,6 @@ def default_places() -> Places:
 
     Cached for the process; call ``default_places.cache_clear()`` after changing the variables.
     """
-    return load_places(os.environ.get(ENV_GEOJSON) or DEFAULT_GEOJSON,
-                       os.environ.get(ENV_GAZETTEER) or DEFAULT_GAZETTEER)
+    return load_places(
+        os.environ.get(ENV_GEOJSON) or DEFAULT_GEOJSON, os.environ.get(ENV_GAZETTEER) or DEFAULT_GAZETTEER
+    )

@@ -94,8 +94,9 @@ class WeChatTemplateAdapter(_HttpAdapter):
 
     name = "wechat"
 
-    def __init__(self, client: httpx.AsyncClient, url: str, *, access_token: str = "",
-                 template_id: str = "linkage-case-progress") -> None:
+    def __init__(
+        self, client: httpx.AsyncClient, url: str, *, access_token: str = "", template_id: str = "linkage-case-progress"
+    ) -> None:
         super().__init__(client, url)
         self.access_token = access_token
         self.template_id = template_id
@@ -136,10 +137,16 @@ class WebhookAdapter(_HttpAdapter):
     name = "webhook"
 
     async def send(self, message: Message) -> SendResult:
-        result = await self._post({
-            "department": message.recipient, "case_id": message.case_id, "tracking_code": message.tracking_code,
-            "template": message.template, "text": message.body, "message_id": message.id,
-        })
+        result = await self._post(
+            {
+                "department": message.recipient,
+                "case_id": message.case_id,
+                "tracking_code": message.tracking_code,
+                "template": message.template,
+                "text": message.body,
+                "message_id": message.id,
+            }
+        )
         return result if isinstance(result, SendResult) else classify_http(result)
 
 
@@ -152,12 +159,18 @@ class Adapters:
         self.sink = DevelopmentSink()
         self.sms: ChannelAdapter = (
             SmsAdapter(self.client, settings.sms_url, api_key=settings.sms_api_key, sign=settings.sms_sign)
-            if settings.sms_url else self.sink
+            if settings.sms_url
+            else self.sink
         )
         self.wechat: ChannelAdapter = (
-            WeChatTemplateAdapter(self.client, settings.wechat_api_url, access_token=settings.wechat_access_token,
-                                  template_id=settings.wechat_template_id)
-            if settings.wechat_api_url else self.sink
+            WeChatTemplateAdapter(
+                self.client,
+                settings.wechat_api_url,
+                access_token=settings.wechat_access_token,
+                template_id=settings.wechat_template_id,
+            )
+            if settings.wechat_api_url
+            else self.sink
         )
 
     def for_message(self, message: Message) -> ChannelAdapter:

@@ -85,8 +85,9 @@ async def deliveries(
 ) -> list[MessageOut]:
     """Delivery log for dispatchers and admins (``X-API-Key`` of dispatch): phone numbers and openids masked
     (``138****8000``), survey link tokens masked."""
-    rows = await service.list_messages(session, case_id=case_id, tracking_code=tracking_code, status=status,
-                                       limit=limit)
+    rows = await service.list_messages(
+        session, case_id=case_id, tracking_code=tracking_code, status=status, limit=limit
+    )
     out = []
     for r in rows:
         item = MessageOut.model_validate(r)

@@ -71,7 +71,22 @@ def downgrade() -> None:
     op.drop_table("case_history")
     op.drop_index("ix_cases_co_handlers", "cases")
     op.drop_index("ix_cases_merged_into", "cases")
-    for col in ("dispatched_at", "sign_deadline_at", "return_deadline_at", "deadline_limit", "reopen_count",
-                "extension_status", "extension_days", "returned_from", "suspended_from", "suspended_at", "merged_into",
-                "survey_result", "whistle", "closed_at", "history_seq", "history_hash"):
+    for col in (
+        "dispatched_at",
+        "sign_deadline_at",
+        "return_deadline_at",
+        "deadline_limit",
+        "reopen_count",
+        "extension_status",
+        "extension_days",
+        "returned_from",
+        "suspended_from",
+        "suspended_at",
+        "merged_into",
+        "survey_result",
+        "whistle",
+        "closed_at",
+        "history_seq",
+        "history_hash",
+    ):
         op.drop_column("cases", col)

@@ -66,15 +66,21 @@ async def case_states(settings: Settings, complaint_ids: Iterable[str]) -> dict[
         found = {case.get("complaint_id"): case for case in items}
         for cid in cids:
             case = found.get(cid)
-            out[cid] = _entry("pending") if case is None else _entry(
-                str(case.get("state") or UNKNOWN), case_id=case.get("id"), deadline_at=case.get("deadline_at"),
-                lead=case.get("lead"),
+            out[cid] = (
+                _entry("pending")
+                if case is None
+                else _entry(
+                    str(case.get("state") or UNKNOWN),
+                    case_id=case.get("id"),
+                    deadline_at=case.get("deadline_at"),
+                    lead=case.get("lead"),
+                )
             )
 
     async with httpx.AsyncClient(timeout=timeout) as client:
         try:
             await asyncio.wait_for(
-                asyncio.gather(*(chunk(client, ids[i:i + CHUNK]) for i in range(0, len(ids), CHUNK))),
+                asyncio.gather(*(chunk(client, ids[i : i + CHUNK]) for i in range(0, len(ids), CHUNK))),
                 timeout=settings.dispatch_timeout_s * 2,
             )
         except TimeoutError:

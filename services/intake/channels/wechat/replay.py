@@ -48,9 +48,11 @@ async def remember(session: AsyncSession, nonce: str, timestamp: int, window_s: 
     stmt = insert(WechatNonce).values(nonce=nonce, timestamp=timestamp, body_sha256=digest).on_conflict_do_nothing()
     inserted = (await session.execute(stmt.returning(WechatNonce.nonce))).scalar_one_or_none()
     if inserted is None:
-        seen = (await session.execute(
-            select(WechatNonce.body_sha256).where(WechatNonce.nonce == nonce, WechatNonce.timestamp == timestamp)
-        )).scalar_one_or_none()
+        seen = (
+            await session.execute(
+                select(WechatNonce.body_sha256).where(WechatNonce.nonce == nonce, WechatNonce.timestamp == timestamp)
+            )
+        ).scalar_one_or_none()
         if seen != digest:
             raise ReplayError("nonce and timestamp seen before with another body (replay)")
         return
