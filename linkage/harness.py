@@ -259,8 +259,9 @@ class Stack:
             svc.stop()
 
 
-def start_stack(infra: Infra, names: tuple[str, ...] = SERVICE_NAMES) -> Stack:
-    services = {name: ServiceProcess(name, infra) for name in names}
+def start_stack(infra: Infra, names: tuple[str, ...] = SERVICE_NAMES, extra_env: dict[str, str] | None = None) -> Stack:
+    """``extra_env`` goes to every service process, also when a test kills and restarts one."""
+    services = {name: ServiceProcess(name, infra, extra_env=dict(extra_env or {})) for name in names}
     if "dispatch" in services:
         for svc in services.values():
             svc.extra_env["LINKAGE_DISPATCH_URL"] = services["dispatch"].url

@@ -57,10 +57,7 @@ def stack(infra: Infra, otlp_receiver: OtlpReceiver) -> Iterator[Stack]:
         "OTEL_BSP_MAX_QUEUE_SIZE": "100000",
         "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "2048",
     }
-    with pytest.MonkeyPatch.context() as env:  # the children only, not this process's own apps
-        for name, value in exporting.items():
-            env.setenv(name, value)
-        stack = start_stack(infra)
+    stack = start_stack(infra, extra_env=exporting)  # the children only (restarted ones too), not this process
     try:
         yield stack
     finally:
