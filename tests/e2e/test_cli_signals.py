@@ -72,7 +72,7 @@ def _assert_all_gone(children: list[psutil.Process], root: Path) -> None:
 
 def test_sigterm_during_bench_stops_postgres_and_the_broker(short_tmp: Path) -> None:
     bench = subprocess.Popen(
-        [sys.executable, "-m", "linkage.cli", "bench", "--count", "20", "--seconds", "3"],
+        [sys.executable, "-m", "linkage.cli", "bench", "--quick", "--count", "20"],
         cwd=REPO,
         env=_env(short_tmp),
         stdout=subprocess.PIPE,
