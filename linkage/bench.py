@@ -583,8 +583,10 @@ def run_bench(
     out_dir: Path | None = None,
 ) -> int:
     from linkage.harness import start_infra, start_replicated_stack, stop_infra
+    from services.intake.places import default_places
     from shared.migrations import upgrade_all
 
+    default_places()  # load the map (numpy, shapely) now: a SIGTERM must not land inside those imports later
     mode = QUICK if quick else FULL
     if count:
         mode = Mode(
