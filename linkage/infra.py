@@ -243,6 +243,11 @@ class EmbeddedPostgres:
 
         with contextlib.suppress(Exception):
             pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.data_dir, user=self.server.system_user, timeout=30)
+        # pg_ctl failed or gave up (e.g. interrupted): signal the server directly, immediate shutdown as a last resort
+        if _postmasters(self.data_dir.resolve()) and not stop_postmaster(self.data_dir):
+            for pid in _postmasters(self.data_dir.resolve()):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGQUIT)
 
     # Fault injection (tests/reliability, `linkage chaos`): the same server goes away and comes back.
     def socket_dir(self) -> Path:
