@@ -23,12 +23,12 @@ from fastapi import Depends, Security
 from fastapi.security import APIKeyCookie, APIKeyHeader
 from sqlalchemy import select
 
-from services.intake.channels.hotline.dispatch_client import DispatchUnreachable, whoami
 from services.intake.operators.models import Operator
 from services.intake.operators.service import hash_key
 from services.intake.operators.sessions import COOKIE_NAME, read_session
 from shared.app import RuntimeDep, ServiceRuntime
 from shared.errors import DomainError, Forbidden, Unauthorized
+from shared.whoami import DispatchUnreachable, whoami
 
 ACCOUNT_TTL_S = 5.0
 WHOAMI_TTL_S = 30.0

@@ -12,7 +12,6 @@ import time
 from collections import OrderedDict
 from typing import Annotated, Any
 
-import httpx
 from fastapi import Depends, Security
 from fastapi.security import APIKeyHeader
 
@@ -20,6 +19,7 @@ from shared.app import RuntimeDep
 from shared.errors import DomainError, Forbidden, Unauthorized
 from shared.logging import get_logger
 from shared.settings import Settings
+from shared.whoami import DispatchUnreachable, whoami
 
 log = get_logger(__name__)
 
@@ -57,23 +57,10 @@ _answers: OrderedDict[str, tuple[float, dict[str, Any] | None]] = OrderedDict()
 
 async def _whoami(settings: Settings, key: str) -> dict[str, Any] | None:
     """Dispatch's reading of ``key`` (``{"role", "department", …}``), None when dispatch refuses it."""
-    url = f"{settings.dispatch_url.rstrip('/')}/api/v1/whoami"
     try:
-        async with httpx.AsyncClient(timeout=httpx.Timeout(settings.dispatch_timeout_s)) as client:
-            r = await client.get(url, headers={"X-API-Key": key})
-    except (httpx.HTTPError, UnicodeError) as exc:
-        log.warning("dispatch unreachable for whoami", error=repr(exc))
+        return await whoami(settings, key)
+    except DispatchUnreachable:
         raise DispatchUnavailable("暂时无法核验调度系统密钥（调度服务不可用），请稍后重试") from None
-    if r.status_code in (401, 403):
-        return None
-    try:
-        data = r.json() if r.status_code == 200 else None
-    except ValueError:
-        data = None
-    if not isinstance(data, dict):
-        log.warning("dispatch whoami answered unexpectedly", status=r.status_code)
-        raise DispatchUnavailable("暂时无法核验调度系统密钥，请稍后重试")
-    return data
 
 
 async def identity_of(settings: Settings, key: str) -> dict[str, Any] | None:
