@@ -45,6 +45,8 @@ CASE_ACTIONS = (
     "supervised",
     "publicized",
     "supplemented",
+    "unmerged",
+    "corrected",
 )
 
 

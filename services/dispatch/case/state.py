@@ -13,9 +13,10 @@ States (DOMAIN.md "The case life cycle")::
     surveyed|replied|verified|closed ── reopen ─> signed                     (重办, once)
     dispatched|signed ── suspend ─> suspended ── resume ─> (back where it was; the clock stops)
     any open state ── merge ─> merged ── close ─> closed                      (并单: follows the master)
+    merged ── unmerge ─> triage                                              (取消并单: handled on its own again)
 
 Self-loops (state unchanged, recorded): progress, request/approve/deny extension, whistle, report,
-warn, urge, supervise, publicize.
+warn, urge, supervise, publicize, correct (更正分类: the dispatcher's kind/matter label, kept for retraining).
 """
 
 from __future__ import annotations
@@ -74,6 +75,8 @@ ACTIONS: dict[str, str] = {
     "urge": "urged",
     "supervise": "supervised",
     "publicize": "publicized",
+    "unmerge": "unmerged",
+    "correct": "corrected",
 }
 PAST_TO_COMMAND: dict[str, str] = {v: k for k, v in ACTIONS.items()}
 
@@ -112,6 +115,8 @@ _SOURCES: dict[str, frozenset[str]] = {
     "urge": WORKING | {"returned", "triage"},
     "supervise": WORKING | {"returned", "triage", "surveyed", "replied"},
     "publicize": WORKING | {"returned", "triage", "suspended"},
+    "unmerge": frozenset({"merged"}),
+    "correct": frozenset(STATES) - TERMINAL,
 }
 
 
@@ -245,6 +250,8 @@ def next_state(snap: Snapshot, command: str, params: dict[str, Any]) -> str:
         return "dispatched"
     if command == "resume":
         return snap.suspended_from or "signed"
+    if command == "unmerge":
+        return "triage"
     if command == "reopen":
         return "signed"
     return snap.state  # self-loops
@@ -283,6 +290,8 @@ def apply(snap: Snapshot, action: str, *, now: datetime | None = None, **params:
         new = replace(new, whistle_pending=snap.whistle_pending - {params["department"]})
     elif command == "merge":
         new = replace(new, merged_into=params.get("master_id"))
+    elif command == "unmerge":
+        new = replace(new, merged_into=None)
     if new.state != "returned":
         new = replace(new, returned_from=None)
     if new.state != "suspended":
