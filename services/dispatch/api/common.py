@@ -8,9 +8,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.dispatch.api.schemas import CaseDetail, CaseList, HistoryEntryOut, TransitionOut
+from services.dispatch.api.schemas import CaseDetail, CaseList, HistoryEntryOut, TimeTagOut, TransitionOut
 from services.dispatch.case import flows
 from services.dispatch.case.models import Case, CaseHistory
+from services.dispatch.case.timetag import time_tag
 from services.dispatch.sla.timers import yellow_at
 from shared.app import ServiceRuntime
 from shared.catalog import default_catalog
@@ -42,6 +43,8 @@ async def detail(session: AsyncSession, case: Case, with_history: bool = True) -
     out.allowed_actions = flows.allowed_actions(case)
     if case.deadline_at is not None:
         out.warning_at = yellow_at(case.received_at, case.deadline_at)
+    tag = time_tag(state=case.state, deadline_at=case.deadline_at, warning_at=out.warning_at)
+    out.time_tag = TimeTagOut.model_validate(tag, from_attributes=True)
     if with_history:
         out.history = [HistoryEntryOut.model_validate(h) for h in await history_of(session, case.id)]
     return out

@@ -14,6 +14,7 @@ from services.dispatch.api.schemas import (
     ArbitrationOut,
     CaseDetail,
     CaseList,
+    CorrectIn,
     DispatchIn,
     MergeIn,
     ReasonIn,
@@ -24,7 +25,7 @@ from services.dispatch.api.schemas import (
     WhistleIn,
 )
 from services.dispatch.auth.service import DispatcherDep
-from services.dispatch.case import flows
+from services.dispatch.case import corrections, flows
 from services.dispatch.case.models import Case
 from shared.app import RuntimeDep, SessionDep
 from shared.errors import InvalidInput
@@ -208,6 +209,7 @@ for _action, _summary in (
     ("resume", "resume: the deadline moves by the suspended working time"),
     ("reopen", "重办"),
     ("close", "结案"),
+    ("unmerge", "取消并单: a merged case is handled on its own again (back to triage)"),
 ):
     _simple(_action, _summary)
 
@@ -253,6 +255,31 @@ async def merge(
         master_id=master.id,
         master_tracking_code=master.tracking_code,
     )
+
+
+@router.post(
+    "/cases/{case_id}/correct",
+    response_model=TransitionOut,
+    responses={**_ERRORS, 422: {"description": "unknown kind, matter, category or emergency; or no change"}},
+    summary="更正分类: correct the kind / matter / category / emergency label (kept for retraining)",
+)
+async def correct(
+    case_id: str, body: CorrectIn, session: SessionDep, runtime: RuntimeDep, who: DispatcherDep
+) -> TransitionOut:
+    case = await common.load_case(session, case_id)
+    entry = await corrections.correct(
+        session,
+        case,
+        actor=who.actor,
+        kind=body.kind,
+        matter_code=body.matter_code,
+        category=body.category,
+        emergency=body.emergency,
+        reason=body.reason,
+    )
+    await session.commit()
+    runtime.relay.wake()
+    return TransitionOut(case=await common.detail(session, case), entry=common.HistoryEntryOut.model_validate(entry))
 
 
 @router.post(

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
+from services.dispatch.case import history
 from services.dispatch.case.schemas import CaseOut
 
 
@@ -71,6 +72,18 @@ class WhistleIn(BaseModel):
     reason: str | None = Field(default=None, max_length=2000)
 
 
+class CorrectIn(BaseModel):
+    """更正分类: what the classifier should have said (omitted fields stay as they are)."""
+
+    kind: Literal["咨询", "求助", "投诉", "举报", "建议", "表扬"] | None = None
+    matter_code: str | None = Field(default=None, max_length=16, description="事项; sets the category too")
+    category: str | None = Field(default=None, max_length=4, description="大类 (when no matter fits)")
+    emergency: Literal["none", "110", "119", "120", "122"] | None = Field(
+        default=None, description="紧急警情 label: a service, or none (omitted: unchanged)"
+    )
+    reason: str | None = Field(default=None, max_length=2000)
+
+
 class SurveyIn(BaseModel):
     result: Literal["满意", "基本满意", "不满意", "未评价"]
     comment: str | None = Field(default=None, max_length=2000)
@@ -95,6 +108,30 @@ class HistoryEntryOut(BaseModel):
     at: datetime
     hash: str
 
+    @computed_field(description="the entry in Chinese, codes shown by their names (for pages)")  # type: ignore[prop-decorator]
+    @property
+    def line(self) -> str:
+        return history.describe(self.action, self.details)
+
+    @computed_field(description="who did it, in Chinese (for pages)")  # type: ignore[prop-decorator]
+    @property
+    def actor_name(self) -> str:
+        return history.actor_name(self.actor)
+
+    @computed_field(description="the reason in Chinese (system reasons translated; None if the line says it)")  # type: ignore[prop-decorator]
+    @property
+    def reason_text(self) -> str | None:
+        return history.reason_text(self.action, self.reason, self.actor)
+
+
+class TimeTagOut(BaseModel):
+    """时限标签: working time left or over (office hours on working days, like the SLA counts)."""
+
+    level: Literal["green", "yellow", "red", "grey"]
+    label: str
+    detail: str
+    working_hours: float | None = None
+
 
 class CaseDetail(CaseOut):
     """What a handler or dispatcher (with a key) sees: the status plus the complaint and its reporter."""
@@ -116,6 +153,7 @@ class CaseDetail(CaseOut):
     closed_at: datetime | None = None
     version: int
     allowed_actions: list[str] = Field(default_factory=list)
+    time_tag: TimeTagOut | None = None
     history: list[HistoryEntryOut] = Field(default_factory=list)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,7 +22,10 @@ from functools import lru_cache
 from typing import Any
 
 from services.dispatch.case.models import CaseHistory
+from shared.calendar import SHANGHAI
+from shared.catalog import CATEGORY_NAMES
 from shared.settings import Settings, get_settings
+from shared.wording import EMERGENCY_NAMES, channel_name, department_name, matter_name, system_reason
 
 GENESIS = "0" * 64
 
@@ -241,3 +245,156 @@ def verify_case(
             ChainProblem(case_id, rows[-1].seq, rows[-1].id, "last entry does not match the case head", "edited")
         )
     return report
+
+
+# ------------------------------------------------------------------------------------------ what people read
+
+ACTION_NAMES: dict[str, str] = {
+    "created": "受理",
+    "transferred": "转紧急服务",
+    "answered": "直接答复",
+    "triaged": "转人工派单",
+    "dispatched": "派单",
+    "signed": "签收",
+    "returned": "退单",
+    "return_approved": "同意退单",
+    "return_denied": "驳回退单",
+    "reassigned": "改派",
+    "arbitrated": "职责裁定",
+    "progressed": "反馈进展",
+    "extension_requested": "申请延期",
+    "extension_approved": "批准延期",
+    "extension_denied": "驳回延期",
+    "suspended": "挂起",
+    "resumed": "恢复办理",
+    "replied": "办结",
+    "surveyed": "回访",
+    "reopened": "重办",
+    "verified": "核查",
+    "merged": "并单",
+    "unmerged": "取消并单",
+    "whistled": "吹哨",
+    "reported": "吹哨报到",
+    "closed": "结案",
+    "warned": "预警",
+    "urged": "催办",
+    "supervised": "督办",
+    "publicized": "通报",
+    "supplemented": "补充材料",
+    "corrected": "更正分类",
+}
+ROLE_NAMES = {"handler": "承办单位", "dispatcher": "派单员", "admin": "管理员"}
+SYSTEM_ACTORS = {
+    "intake": "受理系统",
+    "routing": "智能派单",
+    "system": "系统",
+    "system:sla": "时限监督",
+    "system:duplicates": "重复诉求识别",
+    "survey": "回访系统",
+    "citizen": "市民",
+}
+ACTOR_CHANNELS = {"sms": "短信", "wechat": "微信", "web": "网页", "phone": "电话", "hotline": "电话"}
+LEVEL_NAMES = {"yellow": "黄色预警", "red": "超期", "publicize": "超期通报", "whistle": "吹哨报到超时"}
+_LINE_SAYS_IT = re.compile(r"^matter [A-Z]{2}\d{3} → [A-Z0-9]{2,10}$")
+
+
+def actor_name(actor: str | None) -> str:
+    """``dispatcher:ZX:label`` → ``成华区大联动指挥中心 派单员``; system actors by their Chinese names."""
+    actor = actor or "system"
+    if actor in SYSTEM_ACTORS:
+        return SYSTEM_ACTORS[actor]
+    role, _, rest = actor.partition(":")
+    if role == "citizen":
+        return "市民" + (f"（{ACTOR_CHANNELS[rest]}）" if rest in ACTOR_CHANNELS else "")
+    if role in ROLE_NAMES:
+        dept = rest.split(":", 1)[0]
+        return f"{department_name(dept)} {ROLE_NAMES[role]}" if dept else ROLE_NAMES[role]
+    if role == "system":
+        return "系统"
+    return actor
+
+
+def _departments(codes: object) -> str:
+    return "、".join(department_name(c) for c in codes or []) if isinstance(codes, list | tuple) else ""
+
+
+def _local(value: object) -> str:
+    if not value:
+        return ""
+    try:
+        at = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return ""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return at.astimezone(SHANGHAI).strftime("%m月%d日 %H:%M")
+
+
+def describe(action: str, details: dict[str, Any] | None = None) -> str:
+    """One line in Chinese for a history entry, internal codes shown by their names:
+    ``派单：井盖缺失 → 双桥子街道（协办：水务局）``, ``受理（12345热线 · 投诉）``."""
+    d = details or {}
+    name = ACTION_NAMES.get(action, action)
+    if action == "created":
+        parts = [channel_name(d["channel"]) if d.get("channel") else "", str(d.get("kind") or "")]
+        parts = [p for p in parts if p]
+        return name + (f"（{' · '.join(parts)}）" if parts else "")
+    if action in ("dispatched", "reassigned", "arbitrated"):
+        target = department_name(d.get("lead"))
+        matter = f"{matter_name(d['matter_code'])} → " if d.get("matter_code") else "→ "
+        co = _departments(d.get("co_handlers"))
+        line = f"{name}：{matter}{target}" + (f"（协办：{co}）" if co else "")
+        if action == "dispatched" and d.get("deadline_at"):
+            line += f"，办理时限至{_local(d['deadline_at'])}"
+        return line
+    if action == "transferred":
+        service = str(d.get("service") or "")
+        return f"{name}：{EMERGENCY_NAMES.get(service, service or '110')}"
+    if action in ("extension_requested", "extension_approved") and d.get("days"):
+        approved = action == "extension_approved" and d.get("deadline_at")
+        until = f"，新时限至{_local(d['deadline_at'])}" if approved else ""
+        return f"{name}{d['days']}个工作日{until}"
+    if action == "resumed" and d.get("suspended_working_days") is not None:
+        return f"{name}，时限顺延{d['suspended_working_days']}个工作日"
+    if action in ("surveyed", "closed") and d.get("result"):
+        return f"{name}：{d['result']}"
+    if action == "verified" and "passed" in d:
+        return f"{name}：{'通过' if d['passed'] else '未通过，重新办理'}"
+    if action == "merged":
+        master = d.get("master_tracking_code")
+        return f"{name}：并入工单{master}" if master else name
+    if action == "unmerged":
+        return f"{name}，转人工派单"
+    if action == "whistled":
+        return f"{name}：召集{_departments(d.get('departments'))}，30分钟内报到"
+    if action == "reported":
+        late = "" if d.get("on_time", True) else "（超时）"
+        return f"{name}{late}"
+    if action in ("warned", "urged", "supervised", "publicized") and d.get("level") in LEVEL_NAMES:
+        return f"{name}（{LEVEL_NAMES[str(d['level'])]}）"
+    if action == "corrected":
+        changes = [
+            f"诉求类型{d['previous'].get('kind')}→{d.get('kind')}"
+            if isinstance(d.get("previous"), dict) and d["previous"].get("kind") != d.get("kind")
+            else "",
+            f"事项→{matter_name(d['matter_code'])}" if d.get("matter_code") else "",
+            f"大类→{CATEGORY_NAMES.get(str(d.get('category')), '未分类')}" if not d.get("matter_code") else "",
+            f"紧急警情→{EMERGENCY_NAMES.get(str(d.get('emergency')), '否')}"
+            if isinstance(d.get("previous"), dict) and d["previous"].get("emergency") != d.get("emergency")
+            else "",
+        ]
+        return f"{name}：" + "，".join(c for c in changes if c)
+    return name
+
+
+def reason_text(action: str, reason: str | None, actor: str | None) -> str | None:
+    """The entry's reason for people: a person's words as typed, the system's in Chinese (None if the line
+    already says it, or nothing Chinese is left)."""
+    if not reason:
+        return None
+    role = (actor or "").split(":", 1)[0]
+    if role in ROLE_NAMES:
+        return reason
+    if _LINE_SAYS_IT.match(reason.strip()):
+        return None
+    return system_reason(reason)
