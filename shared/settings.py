@@ -95,6 +95,10 @@ class Settings(BaseSettings):
     var_dir: Path = Path("var")
     blob_dir: Path | None = None
     public_base_url: str = ""
+    measures_config: Path | None = Field(
+        default=None,
+        description="analytics: a YAML file overriding services/analytics/measures/config.yaml (weights, thresholds).",
+    )
 
     dispatch_url: str = Field(
         default="http://127.0.0.1:8002",
