@@ -46,9 +46,17 @@ class Attachment(BaseModel):
 
 
 class CategorySuggestion(BaseModel):
+    """One of the classifier's top-3 categories with its best matter, best first. ``confidence`` is the matter's
+    (category probability x the matter's share of it); the optional fields came later (absent in older events)."""
+
     category: str
     matter_code: str | None = None
     confidence: float = Field(ge=0, le=1)
+    matter_name: str | None = None
+    category_confidence: float | None = Field(default=None, ge=0, le=1)
+    auto_route: bool | None = Field(
+        default=None, description="on the first suggestion: the classifier is sure enough to route without a person"
+    )
 
 
 class EmergencyFlag(BaseModel):
