@@ -12,6 +12,7 @@ import typer
 from linkage.dlq import app as dlq_app
 from services.dispatch.audit import app as audit_app
 from services.dispatch.audit import keys_app
+from services.dispatch.case.cli import app as classify_app
 from services.intake.operators.cli import app as operators_app
 from shared.calendar.cli import app as calendar_app
 from shared.settings import DEFAULT_PORTS, SERVICE_NAMES, get_settings
@@ -22,6 +23,7 @@ app.add_typer(audit_app, name="audit", help="Audit the hash-chained case history
 app.add_typer(keys_app, name="keys", help="API keys of department clients, dispatchers and admins.")
 app.add_typer(operators_app, name="operators", help="Hotline operator accounts (console login, X-API-Key).")
 app.add_typer(dlq_app, name="dlq", help="Dead letters: list and re-drive poison records.")
+app.add_typer(classify_app, name="classify", help="Classifier data: the dispatchers' corrections for retraining.")
 
 _RUNS_ITS_OWN_SYSTEM = {"up", "serve", "bench", "chaos"}
 
