@@ -188,6 +188,7 @@ class ServiceProcess:
 
     def start(self, wait: bool = True) -> ServiceProcess:
         env = self.infra.env()
+        env.setdefault("LINKAGE_PUBLIC_BASE_URL", self.url)  # absolute links in messages (the survey page)
         env.update(self.extra_env)
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the child
         self.proc = subprocess.Popen(

@@ -60,6 +60,8 @@ class Stack:
             LINKAGE_PORT=str(self.ports[name]),
             LINKAGE_DISPATCH_URL=f"http://127.0.0.1:{self.ports['dispatch']}",
         )
+        # links in messages (the survey page) and Open311 discovery point at the service itself
+        env.setdefault("LINKAGE_PUBLIC_BASE_URL", f"http://127.0.0.1:{self.ports[name]}")
         env.setdefault("LINKAGE_DEV_SINK_ENABLED", "true")  # a local demo: messages are read at /dev/messages
         env.setdefault("LINKAGE_DEMO_MODE", "true")  # a local demo: the public demo secrets are accepted
         return env
