@@ -1,10 +1,15 @@
-"""Routing (智能派单): what happens to a new complaint, decided from the matter catalog.
+"""Routing (智能派单): what happens to a new complaint, decided from the classifier's output and the matter catalog.
 
 - emergency (``event.emergency`` or a JJ matter) → ``transfer`` to 110/119/120/122, not dispatched;
+- the matter: the one intake set (``matter_code``: the operator's, or the classifier's when it was sure), else the
+  first suggestion when the classifier marked it ``auto_route`` (sure enough for 95 % category precision); an
+  older event without ``auto_route`` falls back to the best suggestion with confidence ≥ :data:`MIN_CONFIDENCE`;
 - 咨询 whose matter has a knowledge-base answer (or any ZX matter) → ``answer`` then close at once;
-- matter (the operator's ``matter_code``, else the best suggestion with confidence ≥ 0.5) + street
-  → ``dispatch`` to the lead and co-handlers (属地 = the street owning the grid);
-- otherwise (no matter, low confidence, 属地 matter without a street) → ``triage`` for the dispatchers.
+- matter + street → ``dispatch`` to the lead and co-handlers (属地 = the street owning the grid);
+- otherwise → ``triage`` for the dispatchers, with a reason in Chinese that names what is missing
+  ("分类把握不足（62%），请人工确认", "属地事项需要街道，但地址未定位到网格").
+
+Machine fields (``outcome``, codes) stay English; ``why`` is what a person reads in the case history.
 """
 
 from __future__ import annotations
@@ -13,11 +18,15 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from shared.catalog import Catalog, Matter, default_catalog
-from shared.events.complaints import ComplaintReceivedV1
+from shared.catalog.models import CATEGORY_NAMES, TERRITORIAL
+from shared.events.complaints import CategorySuggestion, ComplaintReceivedV1
 
 MIN_CONFIDENCE = 0.5
+"""For events without the classifier's ``auto_route`` (older intake): the least matter confidence routed alone."""
 
 Outcome = Literal["transfer", "answer", "dispatch", "triage"]
+
+EMERGENCY_NAMES = {"110": "110 报警", "119": "119 消防", "120": "120 急救", "122": "122 交通事故"}
 
 
 @dataclass(frozen=True)
@@ -33,50 +42,101 @@ class RoutingDecision:
     why: str = ""
 
 
-def pick_matter(event: ComplaintReceivedV1, catalog: Catalog) -> tuple[Matter | None, float | None, str | None]:
-    """(matter, confidence, category guess). The operator's matter wins; else the best suggestion."""
+@dataclass(frozen=True)
+class _Pick:
+    """The matter routing works with, how sure it is, and whether a person chose or confirmed it."""
+
+    matter: Matter | None
+    confidence: float | None
+    category: str | None
+    sure: bool
+    suggestion: CategorySuggestion | None = None
+
+
+def _percent(value: float | None) -> str:
+    return f"{round((value or 0.0) * 100)}%"
+
+
+def _matter_label(matter: Matter) -> str:
+    return f"「{matter.name}」（{matter.code}）"
+
+
+def _category_label(code: str | None) -> str:
+    return CATEGORY_NAMES.get(code or "", code or "未知类别")
+
+
+def _pick(event: ComplaintReceivedV1, catalog: Catalog) -> _Pick:
     if event.matter_code:
         matter = catalog.get_matter(event.matter_code)
         if matter is not None:
-            return matter, 1.0, matter.category
-    best = max(event.suggestions, key=lambda s: s.confidence, default=None)
-    if best is None:
-        return None, None, None
+            return _Pick(matter, 1.0, matter.category, True)
+    if not event.suggestions:
+        return _Pick(None, None, None, False)
+    first = event.suggestions[0]
+    if first.auto_route is not None:  # the classifier decided (top category first)
+        best = first
+        sure = first.auto_route
+    else:  # an older event: the most confident suggestion, sure above MIN_CONFIDENCE
+        best = max(event.suggestions, key=lambda s: s.confidence)
+        sure = best.confidence >= MIN_CONFIDENCE
     matter = catalog.get_matter(best.matter_code) if best.matter_code else None
     if matter is None:
         ranked = [m for m, _ in catalog.match(event.text, limit=10) if m.category == best.category]
         matter = ranked[0] if ranked else None
-    return matter, best.confidence, best.category
+    confidence = best.category_confidence if best.category_confidence is not None else best.confidence
+    return _Pick(matter, confidence, best.category, sure, best)
+
+
+def pick_matter(event: ComplaintReceivedV1, catalog: Catalog) -> tuple[Matter | None, float | None, str | None]:
+    """(matter, confidence, category guess). The matter intake set wins; else the classifier's first suggestion."""
+    p = _pick(event, catalog)
+    return p.matter, p.confidence, p.category
+
+
+def _unsure_reason(p: _Pick) -> str:
+    s = p.suggestion
+    if s is not None and s.auto_route is not None:
+        what = _category_label(s.category)
+        if p.matter is not None:
+            what += f"·{p.matter.name}"
+        return f"分类把握不足（{_percent(p.confidence)}，最可能是{what}），请人工确认"
+    return f"分类把握不足（{_percent(p.confidence)}），请人工确认"
 
 
 def route(event: ComplaintReceivedV1, catalog: Catalog | None = None) -> RoutingDecision:
     catalog = catalog or default_catalog()
-    matter, confidence, category = pick_matter(event, catalog)
+    p = _pick(event, catalog)
+    matter, confidence = p.matter, p.confidence
     code = matter.code if matter else None
-    category = matter.category if matter else category
+    category = matter.category if matter else p.category
     if event.emergency is not None:
+        service = event.emergency.service
+        reason = f"紧急警情：{event.emergency.reason}，转{EMERGENCY_NAMES.get(service, service)}"
         return RoutingDecision(
             "transfer",
             category or "JJ",
             code,
-            emergency_service=event.emergency.service,
-            lead=event.emergency.service,
+            emergency_service=service,
+            lead=service,
             confidence=confidence,
-            why=event.emergency.reason,
+            why=reason if event.emergency.reason else f"紧急警情，转{EMERGENCY_NAMES.get(service, service)}",
         )
-    if matter is not None and matter.is_emergency:
+    if matter is not None and matter.emergency_service:
+        service = matter.emergency_service
         return RoutingDecision(
             "transfer",
             "JJ",
             code,
-            emergency_service=matter.emergency_service,
-            lead=matter.emergency_service,
+            emergency_service=service,
+            lead=service,
             confidence=confidence,
-            why=f"matter {code} is 紧急警情",
+            why=f"事项{_matter_label(matter)}属紧急警情，转{EMERGENCY_NAMES.get(service, service)}",
         )
-    if matter is None or (confidence is not None and confidence < MIN_CONFIDENCE):
-        why = "no matter suggested" if matter is None else f"low confidence {confidence:.2f}"
-        return RoutingDecision("triage", category, code, confidence=confidence, why=why)
+    if matter is None:
+        why = "未能判断事项，请人工分类" if p.suggestion is None else "分类结果没有对应的事项，请人工分类"
+        return RoutingDecision("triage", category, None, confidence=confidence, why=why)
+    if not p.sure:
+        return RoutingDecision("triage", category, code, confidence=confidence, why=_unsure_reason(p))
     if event.kind == "咨询" and (matter.knowledge_answer or matter.category == "ZX"):
         return RoutingDecision(
             "answer",
@@ -84,13 +144,32 @@ def route(event: ComplaintReceivedV1, catalog: Catalog | None = None) -> Routing
             code,
             knowledge_answer=matter.knowledge_answer,
             confidence=confidence,
-            why="answered from the knowledge base (直接办结)",
+            why=f"咨询事项{_matter_label(matter)}，按知识库答复，直接办结",
         )
     street = event.place.street_code if event.place else None
+    needs_street = TERRITORIAL in (matter.lead, *matter.co_handlers)
+    if needs_street and street is None:
+        return RoutingDecision(
+            "triage",
+            matter.category,
+            code,
+            confidence=confidence,
+            why=f"属地事项需要街道，但地址未定位到网格（事项{_matter_label(matter)}），请人工派单",
+        )
     try:
         lead, co = catalog.resolve_handlers(matter, street)
-    except (KeyError, ValueError) as exc:
-        return RoutingDecision("triage", matter.category, code, confidence=confidence, why=f"no handler: {exc}")
+    except (KeyError, ValueError):
+        where = event.place.street_name or street if event.place else street
+        return RoutingDecision(
+            "triage",
+            matter.category,
+            code,
+            confidence=confidence,
+            why=f"事项{_matter_label(matter)}找不到承办单位（街道：{where or '未知'}），请人工派单",
+        )
+    why = f"事项{_matter_label(matter)}派{lead.name}"
+    if co:
+        why += "，协办：" + "、".join(d.name for d in co)
     return RoutingDecision(
         "dispatch",
         matter.category,
@@ -98,5 +177,5 @@ def route(event: ComplaintReceivedV1, catalog: Catalog | None = None) -> Routing
         lead=lead.code,
         co_handlers=[d.code for d in co],
         confidence=confidence,
-        why=f"matter {code} → {lead.code}",
+        why=why,
     )
