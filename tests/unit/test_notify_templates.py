@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -108,7 +109,13 @@ def test_replied_asks_for_the_survey_with_the_link() -> None:
     body = _one("replied", details={"text": "已更换路灯灯泡，经夜间复查照明恢复正常。" * 5})["body"]
     assert "请回复 1 满意 2 基本满意 3 不满意" in body
     assert "https://12345.example.cn/survey/tok123" in body
-    assert "已更换路灯灯泡" in body and "…" in body  # summary cut
+    assert "已更换路灯灯泡" in body and "…" not in body  # summary cut after a whole sentence
+    assert "已办结：已更换路灯灯泡，经夜间复查照明恢复正常。" in body and "恢复正常。请回复" in body
+
+
+def test_a_summary_without_sentence_ends_is_cut_with_an_ellipsis() -> None:
+    assert t.shorten("路面" * 50, 10) == "路面路面路面路面路…"
+    assert t.shorten("已处理。路面已修复，恢复通行。" + "后续" * 40, 20) == "已处理。路面已修复，恢复通行"
 
 
 def test_replied_without_a_token_has_no_link_and_never_the_tracking_code_as_one() -> None:
@@ -158,6 +165,40 @@ def test_urge_and_supervise_go_to_department_webhooks() -> None:
     assert len({r["dedupe_key"] for r in sup}) == 2 and all("督办" in r["body"] for r in sup)
     manual = compose(_event("urged", lead="S01", reason="请今天内处理"), "e3", None, settings=SETTINGS)
     assert manual[0]["recipient"] == "S01" and "请今天内处理" in manual[0]["body"]
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [
+        "unsatisfied again after reopening (重办后仍不满意)",
+        "超期督办: the time limit has passed",
+        "群众反映强烈，已多次来电。请街道会同城管局立即到现场核实处理，今日内反馈结果，不得推诿扯皮，逾期将通报。",
+        "请" + "尽快" * 60,
+        None,
+    ],
+)
+@pytest.mark.parametrize("action", ["urged", "supervised"])
+def test_urge_and_supervise_notices_are_whole_chinese_sentences_in_one_sms(action: str, reason: str | None) -> None:
+    (row,) = compose(
+        _event(action, lead="CGJ", matter_code="SZ003", reason=reason, deadline=AT),
+        "e",
+        None,
+        settings=SETTINGS,
+    )
+    body = row["body"]
+    assert len(body) <= t.SMS_CHARS, body
+    assert body.endswith("。") and "…" not in body, body
+    assert not re.search(r"[A-Za-z]{3,}", body), body
+    assert all(s.endswith(("。", "！", "？", "；")) for s in t.sentences(body)), body
+    if reason and reason.startswith("unsatisfied"):
+        assert "重办后市民仍不满意。" in body
+    if reason and reason.startswith("群众"):
+        assert "群众反映强烈，已多次来电。" in body and "请街道" not in body
+
+
+def test_unmerged_tells_the_citizen_the_case_is_handled_on_its_own() -> None:
+    body = _one("unmerged")["body"]
+    assert body.startswith("【12345】") and "恢复单独办理" in body
 
 
 @pytest.mark.parametrize(

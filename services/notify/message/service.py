@@ -16,12 +16,15 @@ from services.notify.message import templates as t
 from services.notify.message.models import Message
 from shared.catalog import default_catalog
 from shared.events.cases import CaseEventV1
+from shared.wording import system_reason
 
 URGE_REASONS = {
-    "yellow": "办理时限已用80%（预警）",
+    "yellow": "办理时限已用去80%",
     "red": "已超过办理时限",
-    "whistle": "吹哨报到超时未报到",
+    "publicize": "超过办理时限5个工作日仍未办结",
+    "whistle": "吹哨后30分钟内未报到",
 }
+GENERIC_REASONS = {"urge": "办理进度较慢", "supervise": "办理情况需要督促"}
 
 
 def survey_link(base_url: str, token: str) -> str:
@@ -102,14 +105,20 @@ def department_recipients(event: CaseEventV1) -> list[str]:
 
 
 def department_body(event: CaseEventV1, template: str) -> str:
+    """催办/督办 notice in whole sentences within one SMS: the level's reason, else the (Chinese) reason given,
+    as many whole sentences as fit, else a short generic one; the matter name is left out if still too long."""
     level = str(event.details.get("level") or "")
-    reason = (
-        URGE_REASONS.get(level) or t.shorten(event.reason, 40) or ("请加快办理" if template == "urge" else "办理不力")
-    )
     deadline = t.shanghai_time(event.deadline) or "规定时限"
-    return t.render(
-        template, code=event.tracking_code, matter=t.matter_name(event.matter_code), reason=reason, deadline=deadline
-    )
+    matter = f"（{t.matter_name(event.matter_code)}）" if event.matter_code else ""
+    values = {"code": event.tracking_code, "deadline": deadline}
+    for shown in (matter, ""):
+        room = t.SMS_CHARS - len(t.render(template, matter=shown, reason="", **values))
+        reason = URGE_REASONS.get(level) or t.whole_sentences(system_reason(event.reason), room)
+        reason = reason if reason and len(reason) <= room else GENERIC_REASONS[template]
+        body = t.render(template, matter=shown, reason=reason, **values)
+        if len(body) <= t.SMS_CHARS:
+            return body
+    return body
 
 
 def compose(

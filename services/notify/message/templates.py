@@ -6,6 +6,7 @@ below; nothing here touches the database.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -33,9 +34,12 @@ TEMPLATES: dict[str, str] = {
     "merged": PREFIX + "您的诉求已与查询码{master}合并办理，可凭查询码{master}查询进度。",
     "closed": PREFIX + "您的诉求（查询码{code}）已办结归档，感谢您对12345热线的支持。",
     "extension_approved": PREFIX + "您的诉求（查询码{code}）因办理需要已延期，新的办理时限为{deadline}。",
-    "urge": PREFIX + "【催办】工单{code}（{matter}）{reason}，请于{deadline}前办结并回复。",
-    "supervise": PREFIX + "【督办】工单{code}（{matter}）{reason}，请立即办理并报告办理情况。",
+    "unmerged": PREFIX + "您的诉求（查询码{code}）已恢复单独办理，我们将重新派单并按时限回复您。",
+    "urge": PREFIX + "【催办】工单{code}{matter}{reason}。请于{deadline}前办结并回复。",
+    "supervise": PREFIX + "【督办】工单{code}{matter}{reason}。请立即办理并报告办理情况。",
 }
+SMS_CHARS = 70
+"""One SMS (70 Chinese characters): department notices fit in it, in whole sentences."""
 
 #: case action → citizen template (the event's reporter is looked up in the contact book).
 CITIZEN_TEMPLATES: dict[str, str] = {
@@ -48,6 +52,7 @@ CITIZEN_TEMPLATES: dict[str, str] = {
     "replied": "replied",
     "reopened": "reopened",
     "merged": "merged",
+    "unmerged": "unmerged",
     "closed": "closed",
     "extension_approved": "extension_approved",
 }
@@ -90,10 +95,34 @@ def shanghai_time(value: Any) -> str:
     return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
 
 
+SENTENCE_END = re.compile(r"(?<=[。！？；!?;])")
+
+
+def sentences(text: str | None) -> list[str]:
+    """The sentences of ``text`` on one line, each with its end mark (。！？；)."""
+    flat = " ".join((text or "").split())
+    return [p.strip() for p in SENTENCE_END.split(flat) if p.strip()]
+
+
+def whole_sentences(text: str | None, limit: int) -> str:
+    """As many leading whole sentences of ``text`` as fit in ``limit`` characters, without the last end mark;
+    "" when not even the first fits (the caller then says something shorter of its own)."""
+    out = ""
+    for sentence in sentences(text):
+        if len((out + sentence).rstrip("。.；;，,！!？?")) > limit:
+            break
+        out += sentence
+    return out.rstrip("。.；;，,！!？?")
+
+
 def shorten(text: str | None, limit: int) -> str:
-    """One line, at most ``limit`` characters (an ellipsis marks a cut)."""
+    """One line, at most ``limit`` characters: whole sentences when at least one fits, else cut with an
+    ellipsis."""
     flat = " ".join((text or "").split()).rstrip("。.；;，,")
-    return flat if len(flat) <= limit else flat[: max(limit - 1, 1)] + "…"
+    if len(flat) <= limit:
+        return flat
+    whole = whole_sentences(flat, limit)
+    return whole or flat[: max(limit - 1, 1)] + "…"
 
 
 def render(template: str, **values: Any) -> str:

@@ -309,40 +309,80 @@ async def _page(session: SessionDep, token: str) -> HTMLResponse:
 
 
 def _html(title: str, body: str) -> str:
+    """The page frame: the same look as the other citizen and staff pages (red header bar, white cards),
+    inline CSS only, nothing loaded from elsewhere, usable on a phone."""
     return f"""<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <title>{title} · 12345</title>
-<style>body{{font-family:system-ui,"PingFang SC","Microsoft YaHei",sans-serif;
-max-width:28rem;margin:2rem auto;padding:0 1rem}}
-button{{display:block;width:100%;margin:.5rem 0;padding:.9rem;font-size:1.1rem;border-radius:.5rem;
-border:1px solid #888}}
-textarea{{width:100%;box-sizing:border-box}}#result{{margin-top:1rem;font-weight:bold}}</style></head>
-<body><h1>12345 {title}</h1>{body}</body></html>"""
+<style>{PAGE_STYLE}</style></head>
+<body><header class="top"><h1>12345 政务服务便民热线 · {title}</h1></header>
+<main><section class="card">{body}</section>
+<p class="foot">如有疑问请拨打 12345。本页不显示您的个人信息。</p></main></body></html>"""
 
+
+PAGE_STYLE = """
+* { box-sizing: border-box; }
+body { margin: 0; font-family: "Noto Sans CJK SC", "Microsoft YaHei", "PingFang SC", sans-serif; background: #eef1f5;
+  color: #1f2937; font-size: 15px; }
+header.top { background: linear-gradient(90deg, #991b1b, #b91c1c); color: #fff; padding: 0 20px; min-height: 52px;
+  display: flex; align-items: center; box-shadow: 0 1px 3px rgba(0,0,0,.2); }
+header.top h1 { font-size: 18px; margin: 0; letter-spacing: 1px; }
+main { max-width: 560px; margin: 0 auto; padding: 18px 16px; }
+.card { background: #fff; border: 1px solid #e2e8f0; border-radius: 6px; padding: 16px 18px; }
+h2 { font-size: 16px; margin: 0 0 12px; border-left: 4px solid #b91c1c; padding-left: 8px; }
+.code { font-family: "DejaVu Sans Mono", monospace; font-weight: 700; letter-spacing: 1px; color: #b91c1c; }
+label { display: block; margin: 12px 0 4px; font-weight: 600; color: #374151; }
+textarea { width: 100%; padding: 8px; border: 1px solid #cbd5e1; border-radius: 4px; font: inherit; min-height: 76px; }
+.choices { display: grid; grid-template-columns: repeat(3, 1fr); gap: 10px; margin-top: 14px; }
+.choices button { border: 0; border-radius: 6px; padding: 14px 6px; font: inherit; font-size: 17px; font-weight: 700;
+  color: #fff; cursor: pointer; }
+.choices button:focus-visible, textarea:focus-visible { outline: 3px solid #f59e0b; outline-offset: 2px; }
+.choices .s1 { background: #15803d; } .choices .s2 { background: #1d4ed8; } .choices .s3 { background: #b91c1c; }
+.choices button:disabled { background: #9ca3af; cursor: wait; }
+#result { margin: 14px 0 0; padding: 10px 12px; border-radius: 4px; display: none; }
+#result.ok { display: block; background: #ecfdf5; color: #065f46; border: 1px solid #6ee7b7; }
+#result.err { display: block; background: #fef2f2; color: #991b1b; border: 1px solid #fca5a5; }
+.note { color: #374151; } .foot { color: #6b7280; font-size: 13px; text-align: center; }
+@media (max-width: 420px) { .choices { grid-template-columns: 1fr; } }
+"""
 
 # The form posts to the link it was served from (/survey/{token} → /api/v1/surveys/{token}).
-PAGE_FORM = """<p>查询码 __CODE__ 的诉求已办结，请您对办理结果进行评价：</p>
+PAGE_FORM = """<h2>请评价办理结果</h2>
+<p class="note">查询码 <span class="code" id="code">__CODE__</span> 的诉求已办结，请您对办理结果作出评价：</p>
 <form id="survey">
-<label for="comment">意见建议（选填）</label><textarea id="comment" maxlength="500" rows="3"></textarea>
-<button type="submit" name="answer" value="1">满意</button>
-<button type="submit" name="answer" value="2">基本满意</button>
-<button type="submit" name="answer" value="3">不满意</button>
+<label for="comment">意见建议（选填）</label><textarea id="comment" maxlength="500" rows="3"
+  placeholder="可填写对办理结果的意见或建议"></textarea>
+<div class="choices">
+<button type="submit" class="s1" name="answer" value="1">满意</button>
+<button type="submit" class="s2" name="answer" value="2">基本满意</button>
+<button type="submit" class="s3" name="answer" value="3">不满意</button>
+</div>
 </form><p id="result" role="status"></p>
 <script>
 const form = document.getElementById("survey");
 const token = location.pathname.split("/").filter(Boolean).pop();
+function show(text, ok, done) {
+  const out = document.getElementById("result");
+  out.textContent = text; out.className = ok ? "ok" : "err";
+  if (done) form.hidden = true;
+}
 form.addEventListener("submit", async (ev) => {
   ev.preventDefault();
   const answer = ev.submitter ? ev.submitter.value : "1";
   const body = {answer, channel: "web", comment: document.getElementById("comment").value || null};
-  const r = await fetch("/api/v1/surveys/" + encodeURIComponent(token), {method: "POST",
-    headers: {"content-type": "application/json"}, body: JSON.stringify(body)});
-  const out = document.getElementById("result");
-  if (r.status === 202) { out.textContent = "感谢您的评价！"; form.hidden = true; }
-  else if (r.status === 409) { out.textContent = "该诉求已评价或当前无需评价。"; form.hidden = true; }
-  else if (r.status === 410) { out.textContent = "评价链接已失效。"; form.hidden = true; }
-  else if (r.status === 429) { out.textContent = "操作过于频繁，请稍后再试。"; }
-  else { out.textContent = "提交失败，请稍后再试。"; }
+  for (const b of form.querySelectorAll("button")) b.disabled = true;
+  let r = null;
+  try {
+    r = await fetch("/api/v1/surveys/" + encodeURIComponent(token), {method: "POST",
+      headers: {"content-type": "application/json"}, body: JSON.stringify(body)});
+  } catch (e) { r = null; }
+  for (const b of form.querySelectorAll("button")) b.disabled = false;
+  if (r === null) show("网络连接失败，请稍后再试。", false, false);
+  else if (r.status === 202) show("感谢您的评价！您的意见将用于改进办理工作。", true, true);
+  else if (r.status === 409) show("该诉求已评价或当前无需评价。", true, true);
+  else if (r.status === 410) show("评价链接已失效。", false, true);
+  else if (r.status === 429) show("操作过于频繁，请稍后再试。", false, false);
+  else show("提交失败，请稍后再试。", false, false);
 });
 </script>"""
