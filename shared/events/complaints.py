@@ -26,6 +26,8 @@ class PlaceRef(BaseModel):
     community_name: str | None = None
     grid_code: str | None = None
     grid_name: str | None = None
+    outside_district: bool = False  # the given point lies outside the district's polygons: no grid, no 属地
+    note: str | None = None  # why the place is incomplete, for people (e.g. "坐标不在本区范围内")
 
 
 class Reporter(BaseModel):
