@@ -47,7 +47,8 @@ def test_unknown_address_is_flagged_not_guessed() -> None:
 
 def test_point_outside_map_has_no_grid() -> None:
     out = enrich_sync(draft(location=GeoPoint(lon=116.39, lat=39.9, source="gps")))
-    assert out.place is None
+    assert out.place is not None and out.place.grid_code is None and out.place.street_code is None
+    assert out.place.outside_district and out.place.note == "坐标不在本区范围内"
 
 
 def test_given_place_is_kept() -> None:

@@ -4,8 +4,11 @@ See :mod:`services.intake.places.service` for the public API.
 """
 
 from .service import (
+    OUTSIDE_DISTRICT_NOTE,
     AddressCandidate,
     AddressMatch,
+    AreaRef,
+    ExtractedAddress,
     Gazetteer,
     GridRef,
     GridWorker,
@@ -13,6 +16,7 @@ from .service import (
     PlaceIndex,
     PlaceRef,
     Places,
+    PointCheck,
     default_places,
     gcj02_to_wgs84,
     load_places,
@@ -20,8 +24,11 @@ from .service import (
 )
 
 __all__ = [
+    "OUTSIDE_DISTRICT_NOTE",
     "AddressCandidate",
     "AddressMatch",
+    "AreaRef",
+    "ExtractedAddress",
     "Gazetteer",
     "GridRef",
     "GridWorker",
@@ -29,6 +36,7 @@ __all__ = [
     "PlaceIndex",
     "PlaceRef",
     "Places",
+    "PointCheck",
     "default_places",
     "gcj02_to_wgs84",
     "load_places",

@@ -12,14 +12,28 @@ Data (YAML, WGS-84 lon/lat; see ``data/gazetteer.yaml``)::
           - {from: 201, to: 221, parity: all, point: [104.09, 30.69]}    # one point for the range
     landmarks:
       - {name: 东郊记忆, aliases: [东郊记忆音乐公园], point: [104.1075, 30.6658], road: 建设南支路}
+    compounds:                        # residential compounds (小区) with numbered buildings (栋/幢/号楼)
+      - {name: 万科城市花园, aliases: [万科城花], point: [104.12, 30.68], buildings: 18, units: 3}
+    areas:                            # short forms of street/community names of the map
+      - {code: S04, aliases: [双桥子]}
+    context_only: [区政府, 菜市场]     # in a free-text message these count only beside 在/门口/附近 …
 
-Street, community and grid names of the :class:`PlaceIndex` (``八里桥社区第3网格``, spoken ``第三网格``)
-are added as aliases of their centroids.
+Every landmark and compound may name the ``grid`` its point must lie in (checked on load). Buildings 1…N of a
+compound are laid out around its point (rows of up to four, 25 m apart, building 1 in the north-west corner)
+unless ``building_points`` gives them (``{3: [lon, lat]}``). Street, community and grid names of the
+:class:`PlaceIndex` (``八里桥社区第3网格``, spoken ``第三网格``) are added as names of their areas.
 
-Readings and their confidence: house number on a road 0.95 (0.9 when only the road's base name such as
-府青路 was given), landmark 0.95 (alias 0.9), intersection of two named roads 0.85, grid name 0.85,
-community 0.7, street 0.5, a road alone 0.45. A small typo scales the confidence by the Levenshtein
-similarity (``fuzzy=True``); a community/street named in the text that does not hold the point costs 0.3.
+Readings and their confidence: a building of a compound 0.97, house number on a road 0.95 (0.9 when only the
+road's base name such as 府青路 was given), landmark 0.95 (alias 0.9), compound 0.93 (alias 0.9), intersection
+of two named roads 0.85, grid name 0.85, a road alone 0.45. A small typo scales the confidence by the
+Levenshtein similarity (``fuzzy=True``); a community/street named in the text that does not hold the point
+costs 0.3. The longest name in the text wins over the shorter ones inside it (``万科城市花园`` over ``万科路``).
+
+An address that names only a street or a community (``双桥子``, ``望平社区``) resolves at that level (0.8, a
+short form 0.75): ``area`` is set, ``point`` and ``grid`` are not (属地 is known, the grid is not guessed).
+
+:meth:`Gazetteer.extract` finds the address inside a free-text message (``我在建设路街道双林路66号这边，井盖莫得了``
+→ ``建设路街道双林路66号``) and resolves it.
 
 :meth:`Gazetteer.resolve` never guesses silently: every reading gets a confidence; the best one is
 returned as ``resolved`` only when it reaches ``resolve_threshold`` and no other reading of similar
@@ -42,7 +56,16 @@ from rapidfuzz.distance import Levenshtein
 
 from .geo import haversine_m
 from .index import PlaceIndex
-from .models import AddressCandidate, AddressMatch, PlaceDataError, Point, Precision
+from .models import (
+    AddressCandidate,
+    AddressMatch,
+    AreaRef,
+    ExtractedAddress,
+    GridRef,
+    PlaceDataError,
+    Point,
+    Precision,
+)
 from .text import normalize_address, strip_admin
 
 __all__ = ["Gazetteer"]
@@ -52,6 +75,27 @@ Side = Literal["left", "right", "center"]
 
 _SECTION = re.compile(r"[东西南北]?[一二三四五六七八九十]+段$")
 _NUMBER_AFTER = re.compile(r"^(?:的)?(\d{1,5})(?:[-之附]\d{1,4})?(?:号|栋|幢)?")
+_BUILDING_AFTER = re.compile(
+    r"^(?:小区|的)?(?:第)?(\d{1,3})(?:号楼|号院|栋|幢|座|号)(?:的)?(?:(\d{1,2})单元)?"
+    r"|^(?:小区|的)?(\d{1,3})-(\d{1,2})(?:-\d{1,4})?(?!\d)"
+)
+# what may follow a name inside an address: numbers, buildings, units, rooms, and where exactly
+_TAIL = re.compile(
+    r"^(?:(?:的)?(?:第)?\d{1,5}(?:[-之附]\d{1,4})*(?:号院|号楼|号|栋|幢|座|单元|弄|楼|层|室|段)?)*"
+    r"(?:附近|旁边|边上|对面|门口|门前|路口|交叉口|东侧|西侧|南侧|北侧|一带|周边)?"
+)
+# text allowed between two names of one address (建设路街道双林路66号, 建设路与二环路东一段交叉口)
+_JOINER = re.compile(r"^(?:街道|社区|与|和|跟|同|及|的|靠近|旁|近|小区)?$")
+_ADMIN_BEFORE = re.compile(r"(?:中国)?(?:四川省?)?(?:成都市?)?(?:成华区)?$")
+_LOCATIVE_BEFORE = ("在", "到", "去", "住", "位于", "靠近", "近")
+_LOCATIVE_AFTER = ("门口", "门前", "附近", "旁边", "边上", "对面", "里面", "外面", "周边", "一带", "后面", "前面")
+_UNKNOWN_ADDRESS = re.compile(
+    r"(?:住在|家在|在|住|位于|地址是?|地点是?)((?:[\u4e00-\u9fff]{2,8}?(?:路|街|巷|大道)\d{1,5}号)"
+    r"|(?:[\u4e00-\u9fff]{2,8}?(?:小区|花园|家园|公寓)(?:\d{1,3}(?:栋|幢|号楼))?))"
+)
+_BUILDING_DX_M = 25.0
+_BUILDING_DY_M = 30.0
+_BUILDINGS_PER_ROW = 4
 _M_PER_DEG_LAT = 110_574.0
 _M_PER_DEG_LON_EQ = 111_320.0
 
@@ -61,16 +105,22 @@ _CONF_HOUSE_BY_BASE = 0.9
 _CONF_LANDMARK = 0.95
 _CONF_LANDMARK_ALIAS = 0.9
 _CONF_SHARED_ALIAS = 0.55
+_CONF_BUILDING = 0.97
+_CONF_COMPOUND = 0.93
+_CONF_COMPOUND_ALIAS = 0.9
+_CONF_BUILDING_UNKNOWN = 0.88
 _CONF_INTERSECTION = 0.85
 _CONF_GRID = 0.85
 _CONF_COMMUNITY = 0.7
 _CONF_STREET = 0.5
+_CONF_AREA_LEVEL = 0.8
+_CONF_AREA_LEVEL_ALIAS = 0.75
 _CONF_ROAD_ONLY = 0.45
 _CONF_ROAD_NUMBER_UNKNOWN = 0.4
 _BONUS_CONSISTENT = 0.03
 _BONUS_FUZZY_NUMBER = 0.05
 _PENALTY_AREA_MISMATCH = 0.3
-_STRONG: tuple[Precision, ...] = ("house_number", "intersection", "landmark")
+_STRONG: tuple[Precision, ...] = ("building", "compound", "house_number", "intersection", "landmark")
 
 
 @dataclass(frozen=True)
@@ -106,6 +156,16 @@ class _Landmark:
 
 
 @dataclass(frozen=True)
+class _Compound:
+    name: str
+    aliases: tuple[str, ...]
+    point: Point
+    road: str | None
+    buildings: tuple[Point, ...]  # building n is buildings[n - 1]
+    units: int | None
+
+
+@dataclass(frozen=True)
 class _Area:
     level: Literal["grid", "community", "street"]
     code: str
@@ -119,6 +179,7 @@ class _Named:
 
     road: _Road | None = None
     landmark: _Landmark | None = None
+    compound: _Compound | None = None
     area: _Area | None = None
     alias: bool = False
 
@@ -136,6 +197,7 @@ class _Mention:
 class _Evidence:
     candidates: list[AddressCandidate] = field(default_factory=list)
     areas: list[_Area] = field(default_factory=list)
+    area_aliases: set[str] = field(default_factory=set)  # codes of areas named by a short form only
     road_mentions: list[_Road] = field(default_factory=list)
 
 
@@ -219,6 +281,67 @@ def _parse_landmark(i: int, raw: object) -> _Landmark:
     )
 
 
+def _parse_compound(i: int, raw: object) -> tuple[_Compound, str | None]:
+    name = raw.get("name") if isinstance(raw, Mapping) else None
+    where = f"compound #{i}" + (f" ({name})" if name else "")
+    if not isinstance(raw, Mapping) or not isinstance(name, str) or not name.strip():
+        raise PlaceDataError(f"{where}: missing 'name'")
+    if raw.get("point") is None:
+        raise PlaceDataError(f"{where}: missing 'point'")
+    point = _point(raw["point"], where)
+    count, units = raw.get("buildings", 0), raw.get("units")
+    if not isinstance(count, int) or isinstance(count, bool) or not 0 <= count <= 200:
+        raise PlaceDataError(f"{where}: 'buildings' must be a number of buildings (0-200)")
+    if units is not None and (not isinstance(units, int) or isinstance(units, bool) or not 1 <= units <= 20):
+        raise PlaceDataError(f"{where}: 'units' must be a number of units per building (1-20)")
+    given = raw.get("building_points") or {}
+    if not isinstance(given, Mapping) or not all(isinstance(k, int) and 1 <= k <= count for k in given):
+        raise PlaceDataError(f"{where}: 'building_points' must map building numbers 1..{count} to [lon, lat]")
+    buildings = tuple(
+        _point(given[n], where) if n in given else _building_point(point, n, count) for n in range(1, count + 1)
+    )
+    road = raw.get("road")
+    compound = _Compound(
+        name.strip(),
+        _names(raw.get("aliases"), where),
+        point,
+        road.strip() if isinstance(road, str) and road.strip() else None,
+        buildings,
+        units,
+    )
+    grid = raw.get("grid")
+    return compound, grid if isinstance(grid, str) else None
+
+
+def _building_point(center: Point, number: int, count: int) -> Point:
+    """Building ``number`` of ``count`` laid out in rows of four around the compound's point (1 = north-west)."""
+    per_row = min(_BUILDINGS_PER_ROW, count)
+    rows = math.ceil(count / per_row)
+    row, col = divmod(number - 1, per_row)
+    dx = (col - (per_row - 1) / 2) * _BUILDING_DX_M
+    dy = ((rows - 1) / 2 - row) * _BUILDING_DY_M
+    return _to_lonlat((dx, dy), center)
+
+
+def _check_grid(where: str, point: Point, want: object, places: PlaceIndex) -> None:
+    if want is None:
+        return
+    got = places.locate(*point)
+    if got is None or got.grid_code != want:
+        raise PlaceDataError(f"{where}: point {list(point)} lies in grid {got.grid_code if got else None}, not {want}")
+
+
+def _area_ref(grid: GridRef | None) -> AreaRef | None:
+    if grid is None:
+        return None
+    return AreaRef(
+        street_code=grid.street_code,
+        street_name=grid.street_name,
+        community_code=grid.community_code,
+        community_name=grid.community_name,
+    )
+
+
 # ---- geometry on a line ------------------------------------------------------------------------
 def _to_xy(p: Point, origin: Point) -> tuple[float, float]:
     k = _M_PER_DEG_LON_EQ * math.cos(math.radians(origin[1]))
@@ -280,6 +403,15 @@ def _best_window(key: str, text: str) -> tuple[float, int, int] | None:
     return best if best and best[0] < 1.0 else None
 
 
+def _typo_beyond(exact: _Mention, key: str, text: str, start: int, end: int) -> bool:
+    """A fuzzy match of ``key`` over ``text[start:end]`` overlaps the exact mention ``exact``: it stands only if
+    ``key`` begins with the exact name and its rest (2+ characters) is itself a near match of what follows."""
+    if exact.start != start or not key.startswith(exact.key):
+        return False
+    rest_key, rest_text = key[len(exact.key) :], text[exact.end : end]
+    return len(rest_key) >= 2 and Levenshtein.normalized_similarity(rest_key, rest_text) >= 0.66
+
+
 def _contains(area: AddressCandidate, best: AddressCandidate) -> bool:
     """True if ``area`` is a community/street reading that holds the point of ``best`` (no conflict)."""
     if area.grid is None or best.grid is None:
@@ -290,7 +422,7 @@ def _contains(area: AddressCandidate, best: AddressCandidate) -> bool:
 
 
 class Gazetteer:
-    """Roads with house-number ranges, landmarks and area names, resolved against a PlaceIndex."""
+    """Roads with house-number ranges, landmarks, compounds and area names, resolved against a PlaceIndex."""
 
     def __init__(
         self,
@@ -298,6 +430,9 @@ class Gazetteer:
         landmarks: Sequence[_Landmark],
         places: PlaceIndex,
         *,
+        compounds: Sequence[_Compound] = (),
+        area_aliases: Mapping[str, Sequence[str]] | None = None,
+        context_only: Sequence[str] = (),
         resolve_threshold: float = 0.7,
         candidate_threshold: float = 0.3,
         side_offset_m: float = 12.0,
@@ -310,6 +445,9 @@ class Gazetteer:
         self.conflict_m = conflict_m
         self._roads = list(roads)
         self._landmarks = list(landmarks)
+        self._compounds = list(compounds)
+        self._area_aliases = {code: tuple(names) for code, names in (area_aliases or {}).items()}
+        self._context_only = {normalize_address(n).casefold() for n in context_only}
         self._index: dict[str, list[_Named]] = {}
         self._build_index()
         self._keys = sorted(self._index, key=lambda k: (-len(k), k))
@@ -327,12 +465,39 @@ class Gazetteer:
     def from_dict(cls, data: object, place_index: PlaceIndex, **options: float) -> Gazetteer:
         if not isinstance(data, Mapping):
             raise PlaceDataError("gazetteer: top level must be a mapping with 'roads' and 'landmarks'")
-        roads_raw, landmarks_raw = data.get("roads") or [], data.get("landmarks") or []
-        if not isinstance(roads_raw, list) or not isinstance(landmarks_raw, list):
-            raise PlaceDataError("gazetteer: 'roads' and 'landmarks' must be lists")
-        roads = [_parse_road(i, r) for i, r in enumerate(roads_raw)]
-        landmarks = [_parse_landmark(i, lm) for i, lm in enumerate(landmarks_raw)]
-        return cls(roads, landmarks, place_index, **options)
+        raw_lists = {k: data.get(k) or [] for k in ("roads", "landmarks", "compounds", "areas", "context_only")}
+        for key, value in raw_lists.items():
+            if not isinstance(value, list):
+                raise PlaceDataError(f"gazetteer: {key!r} must be a list")
+        roads = [_parse_road(i, r) for i, r in enumerate(raw_lists["roads"])]
+        landmarks: list[_Landmark] = []
+        for i, raw in enumerate(raw_lists["landmarks"]):
+            landmark = _parse_landmark(i, raw)
+            _check_grid(f"landmark #{i} ({landmark.name})", landmark.point, raw.get("grid"), place_index)
+            landmarks.append(landmark)
+        compounds: list[_Compound] = []
+        for i, raw in enumerate(raw_lists["compounds"]):
+            compound, grid = _parse_compound(i, raw)
+            _check_grid(f"compound #{i} ({compound.name})", compound.point, grid, place_index)
+            compounds.append(compound)
+        aliases: dict[str, list[str]] = {}
+        for i, raw in enumerate(raw_lists["areas"]):
+            code = raw.get("code") if isinstance(raw, Mapping) else None
+            if not isinstance(code, str) or place_index.place(code) is None:
+                raise PlaceDataError(f"area #{i}: 'code' must be a street, community or grid code of the map")
+            aliases.setdefault(code, []).extend(_names(raw.get("aliases"), f"area #{i} ({code})"))
+        context_only = raw_lists["context_only"]
+        if not all(isinstance(n, str) and n.strip() for n in context_only):
+            raise PlaceDataError("gazetteer: 'context_only' must be a list of names")
+        return cls(
+            roads,
+            landmarks,
+            place_index,
+            compounds=compounds,
+            area_aliases=aliases,
+            context_only=context_only,
+            **options,
+        )
 
     def _add(self, key: str, named: _Named) -> None:
         norm = normalize_address(key).casefold()
@@ -350,6 +515,10 @@ class Gazetteer:
             self._add(lm.name, _Named(landmark=lm))
             for alias in lm.aliases:
                 self._add(alias, _Named(landmark=lm, alias=True))
+        for compound in self._compounds:
+            self._add(compound.name, _Named(compound=compound))
+            for alias in compound.aliases:
+                self._add(alias, _Named(compound=compound, alias=True))
         grids = [self.places.place(g.grid_code) for g in self.places.grids()]
         for level, refs in (
             ("street", self.places.streets()),
@@ -358,14 +527,19 @@ class Gazetteer:
         ):
             for ref in refs:
                 point = self.places.centroid(ref.code)
-                if point is not None:
-                    self._add(ref.name, _Named(area=_Area(cast(Any, level), ref.code, ref.name, point)))
+                if point is None:
+                    continue
+                area = _Area(cast(Any, level), ref.code, ref.name, point)
+                self._add(ref.name, _Named(area=area))
+                for alias in self._area_aliases.get(ref.code, ()):
+                    self._add(alias, _Named(area=area, alias=True))
 
     def names(self) -> list[str]:
-        """Every road, landmark and area name known (for operator autocomplete)."""
+        """Every road, landmark, compound and area name known (for operator autocomplete)."""
         return sorted(
             {r.name for r in self._roads}
             | {lm.name for lm in self._landmarks}
+            | {c.name for c in self._compounds}
             | {n.area.name for ns in self._index.values() for n in ns if n.area}
         )
 
@@ -382,6 +556,55 @@ class Gazetteer:
             if fuzzy:
                 evidence = self._evidence(strip_admin(norm), mentions, fuzzy_mentions=fuzzy)
         return self._decide(norm, evidence)
+
+    def extract(self, text: str) -> ExtractedAddress | None:
+        """The address written inside a free-text message, resolved; None when the message names no place.
+
+        The message is scanned for known names (exact, no typo tolerance: a long message would match
+        something by chance); names next to each other (with what belongs to an address after them:
+        numbers, 栋/单元, 门口/附近 …) form one address. Generic names listed in ``context_only`` count only
+        beside a locative word (在…, …门口). Each address found is resolved; the best reading wins. A
+        message with no known name but an address-shaped phrase (``住在幸福小区3栋``) gives that phrase,
+        unresolved, so the operator sees it.
+        """
+        norm = normalize_address(text).casefold()
+        if not norm:
+            return None
+        mentions = [m for m in self._exact_mentions(norm) if self._counts_in_text(norm, m)]
+        best: tuple[tuple[int, float, int], ExtractedAddress] | None = None
+        for start, end in self._address_spans(norm, mentions):
+            piece = norm[start:end]
+            match = self.resolve(piece)
+            rank = {"resolved": 2, "ambiguous": 1, "unresolved": 0}[match.status]
+            key = (rank, match.confidence, end - start)
+            if best is None or key > best[0]:
+                best = (key, ExtractedAddress(text=piece, match=match))
+        if best is not None:
+            return best[1]
+        unknown = _UNKNOWN_ADDRESS.search(norm)
+        if unknown is None:
+            return None
+        piece = unknown.group(1)
+        return ExtractedAddress(text=piece, match=self.resolve(piece))
+
+    def _counts_in_text(self, text: str, m: _Mention) -> bool:
+        if m.key not in self._context_only:
+            return True
+        before, after = text[max(0, m.start - 2) : m.start], text[m.end : m.end + 2]
+        return any(before.endswith(w) for w in _LOCATIVE_BEFORE) or any(after.startswith(w) for w in _LOCATIVE_AFTER)
+
+    def _address_spans(self, text: str, mentions: Sequence[_Mention]) -> list[tuple[int, int]]:
+        spans: list[tuple[int, int]] = []
+        for m in mentions:
+            tail = _TAIL.match(text[m.end :])
+            end = m.end + (tail.end() if tail else 0)
+            admin = _ADMIN_BEFORE.search(text[: m.start])
+            start = admin.start() if admin else m.start
+            if spans and _JOINER.match(text[spans[-1][1] : m.start]):  # also when the tail reached this name
+                spans[-1] = (spans[-1][0], max(end, spans[-1][1]))
+            else:
+                spans.append((start, end))
+        return spans
 
     def _exact_mentions(self, text: str) -> list[_Mention]:
         taken = [False] * len(text)
@@ -400,7 +623,8 @@ class Gazetteer:
         """Names written with a small typo (one wrong character in a 3-4 character name, about one in
         six for longer ones), outside the text already explained by exact mentions."""
         text = strip_admin(text)
-        covered = [(m.start, m.end) for m in self._exact_mentions(text)] if exact else []
+        exact_here = self._exact_mentions(text) if exact else []
+        covered = [(m.start, m.end) for m in exact_here]
         found: list[_Mention] = []
         for key in self._keys:
             targets = [t for t in self._index[key] if t.area is None]
@@ -416,6 +640,8 @@ class Gazetteer:
                 continue  # a short road name must keep its suffix (路/街): 火星路 is not 建设路
             if any(a <= start and end <= b for a, b in covered):
                 continue
+            if any(not _typo_beyond(m, key, text, start, end) for m in exact_here if m.start < end and start < m.end):
+                continue  # the text says 双桥子; 双桥子站 is not a typo of it (猛追湾滨河公圆 is one of 猛追湾滨河公园)
             found.append(_Mention(key, start, end, targets, similarity))
         return found
 
@@ -434,7 +660,12 @@ class Gazetteer:
             landmarks = [t for t in m.targets if t.landmark]
             if landmarks:
                 self._landmark_evidence(ev, m, landmarks, mentioned_roads, areas, fuzzy)
+            compounds = [t for t in m.targets if t.compound]
+            if compounds:
+                self._compound_evidence(ev, text, m, compounds, mentioned_roads, areas, fuzzy)
         ev.areas = areas
+        named_in_full = {t.area.code for m in all_mentions for t in m.targets if t.area and not t.alias}
+        ev.area_aliases = {t.area.code for m in all_mentions for t in m.targets if t.area and t.alias} - named_in_full
         self._intersection_evidence(ev)
         return ev
 
@@ -505,6 +736,43 @@ class Gazetteer:
                 conf += _BONUS_CONSISTENT if lm.road in mentioned_roads else 0.0
             ev.candidates.append(self._candidate(lm.name, lm.point, conf * m.similarity, "landmark", fuzzy))
 
+    def _compound_evidence(
+        self,
+        ev: _Evidence,
+        text: str,
+        m: _Mention,
+        targets: list[_Named],
+        mentioned_roads: set[str],
+        areas: Sequence[_Area],
+        fuzzy: bool,
+    ) -> None:
+        if len(targets) > 1:  # a name two compounds share: a road or area named in the text decides
+            on_road = [t for t in targets if cast(_Compound, t.compound).road in mentioned_roads]
+            in_area = [t for t in targets if self._in_areas(cast(_Compound, t.compound).point, areas)]
+            targets = on_road or in_area or targets
+        found = _BUILDING_AFTER.match(text[m.end :])
+        building = unit = None
+        if found:
+            building = int(found.group(1) or found.group(3))
+            unit_text = found.group(2) or found.group(4)
+            unit = int(unit_text) if unit_text else None
+        for t in targets:
+            compound = cast(_Compound, t.compound)
+            shared = len(targets) > 1
+            if building is not None and 1 <= building <= len(compound.buildings):
+                point, precision = compound.buildings[building - 1], cast(Precision, "building")
+                has_unit = unit is not None and (compound.units is None or 1 <= unit <= compound.units)
+                matched = f"{compound.name} {building}栋" + (f"{unit}单元" if has_unit else "")
+                conf = _CONF_SHARED_ALIAS if shared else _CONF_BUILDING
+            elif building is not None and compound.buildings:
+                point, precision = compound.point, cast(Precision, "compound")
+                matched = f"{compound.name}（无{building}栋）"
+                conf = _CONF_SHARED_ALIAS if shared else _CONF_BUILDING_UNKNOWN
+            else:
+                point, precision, matched = compound.point, cast(Precision, "compound"), compound.name
+                conf = _CONF_SHARED_ALIAS if shared else (_CONF_COMPOUND_ALIAS if t.alias else _CONF_COMPOUND)
+            ev.candidates.append(self._candidate(matched, point, conf * m.similarity, precision, fuzzy))
+
     def _intersection_evidence(self, ev: _Evidence) -> None:
         roads = list({r.name: r for r in ev.road_mentions}.values())
         for i, a in enumerate(roads):
@@ -529,8 +797,45 @@ class Gazetteer:
         codes = {best.grid.grid_code, best.grid.community_code, best.grid.street_code}
         return 0.0 if any(a.code in codes for a in areas) else _PENALTY_AREA_MISMATCH
 
+    def _area_level(self, norm: str, ev: _Evidence) -> AddressMatch | None:
+        """Only a street and/or a community is named (no point-level reading): resolve at that level when the
+        names agree (the community lies in the named street)."""
+        unique = list({a.code: a for a in ev.areas}.values())
+        if not unique or any(a.level == "grid" for a in unique):
+            return None
+        communities = [a for a in unique if a.level == "community"]
+        streets = [a for a in unique if a.level == "street"]
+        if len(communities) > 1 or len(streets) > 1:
+            return None
+        community = communities[0] if communities else None
+        street_code = self.places.place(community.code).parent if community else streets[0].code  # type: ignore[union-attr]
+        if streets and streets[0].code != street_code:
+            return None
+        street = self.places.place(street_code)
+        if street is None:
+            return None
+        named = community or streets[0]
+        aliased = named.code in ev.area_aliases
+        return AddressMatch(
+            status="resolved",
+            confidence=_CONF_AREA_LEVEL_ALIAS if aliased else _CONF_AREA_LEVEL,
+            matched=named.name,
+            precision=named.level,
+            normalized=norm,
+            area=AreaRef(
+                street_code=street.code,
+                street_name=street.name,
+                community_code=community.code if community else None,
+                community_name=community.name if community else None,
+            ),
+        )
+
     def _decide(self, norm: str, ev: _Evidence) -> AddressMatch:
         strong = [c for c in ev.candidates if c.precision in _STRONG]
+        if not strong:
+            area_level = self._area_level(norm, ev)
+            if area_level is not None:
+                return area_level
         areas = self._area_candidates(ev.areas)
         pool = sorted(
             (strong + areas) if strong else (areas or ev.candidates), key=lambda c: (-c.confidence, c.matched)
@@ -556,6 +861,7 @@ class Gazetteer:
                 precision=best.precision,
                 fuzzy=best.fuzzy,
                 normalized=norm,
+                area=_area_ref(best.grid),
             )
         shown = tuple(c for c in self._distinct(pool) if c.confidence >= self.candidate_threshold)[:3]
         if not shown:

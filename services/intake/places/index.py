@@ -167,6 +167,7 @@ class PlaceIndex:
         self._tree = shapely.STRtree([p.geom for p in grids])
         for p in grids:
             shapely.prepare(p.geom)
+        self._district: BaseGeometry | None = None
 
     # ---- loading -------------------------------------------------------------------------------
     @classmethod
@@ -222,6 +223,19 @@ class PlaceIndex:
             if dist <= tolerance_m and (best is None or dist < best[0]):
                 best = (dist, i)
         return self._grid_refs[best[1]] if best else None
+
+    def distance_to_district_m(self, lon: float, lat: float) -> float:
+        """Metres from a WGS-84 point to the nearest grid polygon (0 inside or on the border)."""
+        if not (math.isfinite(lon) and math.isfinite(lat)):
+            return math.inf
+        if self._district is None:
+            self._district = shapely.union_all([p.geom for p in self._grid_places])
+            shapely.prepare(self._district)
+        point = ShapelyPoint(lon, lat)
+        if self._district.covers(point):
+            return 0.0
+        nearest = nearest_points(self._district, point)[0]
+        return haversine_m((lon, lat), (nearest.x, nearest.y))
 
     def grid(self, code: str) -> GridRef | None:
         return self._grid_by_code.get(code)

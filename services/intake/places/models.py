@@ -10,12 +10,15 @@ __all__ = [
     "AddressCandidate",
     "AddressMatch",
     "AddressStatus",
+    "AreaRef",
+    "ExtractedAddress",
     "GridRef",
     "GridWorker",
     "Level",
     "PlaceDataError",
     "PlaceRef",
     "Point",
+    "PointCheck",
     "Precision",
 ]
 
@@ -24,7 +27,9 @@ Point = tuple[float, float]
 
 Level = Literal["street", "community", "grid"]
 AddressStatus = Literal["resolved", "ambiguous", "unresolved"]
-Precision = Literal["house_number", "intersection", "landmark", "grid", "road", "community", "street"]
+Precision = Literal[
+    "building", "compound", "house_number", "intersection", "landmark", "grid", "road", "community", "street"
+]
 
 
 class PlaceDataError(ValueError):
@@ -67,6 +72,16 @@ class GridRef(_Frozen):
         return tuple(w.id for w in self.workers)
 
 
+class AreaRef(_Frozen):
+    """The street (and community, when known) an address lies in: what is known of an address that names only a
+    street or a community (``双桥子`` → 双桥子街道), or the area of a resolved grid."""
+
+    street_code: str
+    street_name: str
+    community_code: str | None = None
+    community_name: str | None = None
+
+
 class AddressCandidate(_Frozen):
     """One possible reading of an address (shown to the operator when the match is ambiguous)."""
 
@@ -81,7 +96,9 @@ class AddressCandidate(_Frozen):
 class AddressMatch(_Frozen):
     """Result of :meth:`Gazetteer.resolve`.
 
-    - ``resolved``: ``point`` and ``grid`` are set (``grid`` is None only for a point outside the map);
+    - ``resolved``: ``point`` and ``grid`` are set (``grid`` is None only for a point outside the map), or, for an
+      address naming only a street or a community (precision ``street``/``community``), ``point`` and ``grid`` are
+      None and ``area`` says which street/community (属地 is known, the grid is not);
     - ``ambiguous``: ``point``/``grid`` are None, ``candidates`` holds up to 3 readings, best first;
     - ``unresolved``: nothing usable; the operator must ask the caller.
     """
@@ -95,3 +112,21 @@ class AddressMatch(_Frozen):
     fuzzy: bool = False
     candidates: tuple[AddressCandidate, ...] = ()
     normalized: str = ""
+    area: AreaRef | None = None
+
+
+class ExtractedAddress(_Frozen):
+    """An address found inside a free-text message (WeChat, app, an operator's summary) and its reading."""
+
+    text: str
+    """the address part of the message, normalised (``建设路街道双林路66号``)"""
+    match: AddressMatch
+
+
+class PointCheck(_Frozen):
+    """Where a coordinate lies: its grid, or outside the district's polygons (never snapped to an inside grid)."""
+
+    grid: GridRef | None
+    outside_district: bool
+    distance_m: float = 0.0
+    """distance to the district's edge for a point outside it (0 inside)"""

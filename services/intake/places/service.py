@@ -1,7 +1,9 @@
 """Places for intake: the public API of ``services.intake.places``.
 
 - :class:`PlaceIndex` — streets/communities/grids from GeoJSON, point-in-grid (WGS-84);
-- :class:`Gazetteer` — free-text address -> :class:`AddressMatch` (point, grid, confidence);
+- :class:`Gazetteer` — free-text address -> :class:`AddressMatch` (point, grid, confidence), and the address
+  written inside a message (:meth:`Places.extract`);
+- :meth:`Places.check_point` — the grid of a coordinate, or a flag that it lies outside the district;
 - :func:`gcj02_to_wgs84` / :func:`wgs84_to_gcj02` — WeChat/AMap coordinates;
 - :func:`default_places` — the packaged demo district (成都市成华区), cached.
 
@@ -22,11 +24,14 @@ from .models import (
     AddressCandidate,
     AddressMatch,
     AddressStatus,
+    AreaRef,
+    ExtractedAddress,
     GridRef,
     GridWorker,
     PlaceDataError,
     PlaceRef,
     Point,
+    PointCheck,
     Precision,
 )
 
@@ -37,6 +42,8 @@ __all__ = [
     "AddressCandidate",
     "AddressMatch",
     "AddressStatus",
+    "AreaRef",
+    "ExtractedAddress",
     "Gazetteer",
     "GridRef",
     "GridWorker",
@@ -44,7 +51,9 @@ __all__ = [
     "PlaceIndex",
     "PlaceRef",
     "Places",
+    "OUTSIDE_DISTRICT_NOTE",
     "Point",
+    "PointCheck",
     "Precision",
     "default_places",
     "gcj02_to_wgs84",
@@ -58,6 +67,10 @@ DEFAULT_GEOJSON = DATA_DIR / "demo_district.geojson"
 DEFAULT_GAZETTEER = DATA_DIR / "gazetteer.yaml"
 ENV_GEOJSON = "LINKAGE_PLACES_GEOJSON"
 ENV_GAZETTEER = "LINKAGE_GAZETTEER"
+GPS_TOLERANCE_M = 30.0
+"""A point this close outside the district's edge is taken to its nearest grid (GPS error); farther out it is
+flagged as outside the district."""
+OUTSIDE_DISTRICT_NOTE = "坐标不在本区范围内"
 
 
 @dataclass(frozen=True)
@@ -73,6 +86,24 @@ class Places:
 
     def resolve(self, text: str) -> AddressMatch:
         return self.gazetteer.resolve(text)
+
+    def extract(self, text: str) -> ExtractedAddress | None:
+        """The address written inside a free-text message, resolved (None when it names no place)."""
+        return self.gazetteer.extract(text)
+
+    def check_point(
+        self, lon: float, lat: float, *, gcj02: bool = False, tolerance_m: float = GPS_TOLERANCE_M
+    ) -> PointCheck:
+        """The grid of a point, or ``outside_district`` for a point beyond the district's polygons (plus
+        ``tolerance_m`` of GPS error): such a point is never given an inside grid."""
+        if gcj02:
+            lon, lat = gcj02_to_wgs84(lon, lat)
+        grid = self.index.locate(lon, lat, tolerance_m=tolerance_m)
+        if grid is not None:
+            return PointCheck(grid=grid, outside_district=False)
+        return PointCheck(
+            grid=None, outside_district=True, distance_m=round(self.index.distance_to_district_m(lon, lat))
+        )
 
 
 def load_places(geojson: str | Path, gazetteer: str | Path) -> Places:
