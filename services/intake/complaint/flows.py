@@ -2,9 +2,12 @@
 
 Every channel builds a :class:`ComplaintDraft` and calls :func:`enrich` once:
 
-- a WGS-84 ``location`` → its grid (属地) through the district map;
-- else an ``address`` text → the gazetteer: ``resolved`` gives a point (source ``gazetteer``) and its grid;
-  ``ambiguous`` / ``unresolved`` only set ``address_status`` — an address is never guessed silently;
+- a WGS-84 ``location`` → its grid (属地) through the district map; a point outside the district is flagged
+  (``place.outside_district``, no grid) and dispatch sends the case to triage;
+- else an ``address`` text → the gazetteer: ``resolved`` gives a point (source ``gazetteer``) and its grid, or
+  only the street/community when that is all it names; ``ambiguous`` / ``unresolved`` only set
+  ``address_status`` — an address is never guessed silently;
+- else an address written inside the ``text`` (``我在双林路66号这边…``) is extracted and resolved the same way;
 - the text → the classifier: ``kind`` (when the channel did not give one), up to three suggestions
   ``{category, matter_code, confidence}``, ``category`` / ``matter_code`` when the model is sure, and the
   emergency flag (转 110/119/120/122).
@@ -21,8 +24,9 @@ from services.intake.classify import Classification, classify
 from services.intake.classify.emergency import detect_emergency
 from services.intake.complaint.schemas import ComplaintDraft
 from services.intake.places import GridRef, default_places
+from services.intake.places.flows import placement
 from shared.catalog import Matter, default_catalog
-from shared.events.complaints import EmergencyFlag, GeoPoint, PlaceRef
+from shared.events.complaints import EmergencyFlag, PlaceRef
 
 CATEGORY_THRESHOLD = 0.3
 """Top category probability from which the category is set without a human. On the held-out set
@@ -53,20 +57,17 @@ def place_ref(grid: GridRef | None) -> PlaceRef | None:
 def _locate(draft: ComplaintDraft, update: dict[str, Any]) -> None:
     if draft.place is not None and draft.place.grid_code:
         return  # the channel already knows the grid (e.g. a grid worker's own grid)
-    places = default_places()
-    if draft.location is not None:
-        grid = places.locate(draft.location.lon, draft.location.lat)
-        if grid is not None:
-            update["place"] = place_ref(grid)
-        return
-    if not draft.address or not draft.address.strip():
-        return
-    match = places.resolve(draft.address)
-    update["address_status"] = match.status
-    if match.status == "resolved" and match.point is not None:
-        update["location"] = GeoPoint(lon=match.point[0], lat=match.point[1], source="gazetteer")
-        if match.grid is not None:
-            update["place"] = place_ref(match.grid)
+    # the point (a point outside the district is flagged, never given an inside grid), else the written
+    # address, else an address written inside the text (a WeChat or app message, an operator's summary)
+    found = placement(draft.location, draft.address, draft.text)
+    if found.place is not None:
+        update["place"] = found.place
+    if found.location is not None:
+        update["location"] = found.location
+    if found.address is not None:
+        update["address"] = found.address
+    if found.address_status != "none":
+        update["address_status"] = found.address_status
 
 
 def suggestions_of(result: Classification) -> list[dict[str, Any]]:
