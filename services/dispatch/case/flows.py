@@ -349,10 +349,17 @@ async def _close_followers(session: AsyncSession, master: Case, *, actor: str, n
 
 
 async def route_case(
-    session: AsyncSession, case: Case, decision: RoutingDecision, *, now: datetime, defer: bool = False
+    session: AsyncSession,
+    case: Case,
+    decision: RoutingDecision,
+    *,
+    now: datetime,
+    defer: bool = False,
+    extra: dict[str, Any] | None = None,
 ) -> None:
-    """Apply the routing decision to a just-created case (actor ``routing``)."""
-    details: dict[str, Any] = {"confidence": decision.confidence}
+    """Apply the routing decision to a just-created case (actor ``routing``); ``extra`` details are recorded
+    with it (e.g. ``awaits_place`` on a triage that only lacks the place)."""
+    details: dict[str, Any] = {"confidence": decision.confidence, **(extra or {})}
     if decision.outcome == "transfer":
         await transition(
             session,
