@@ -1,0 +1,358 @@
+"""``linkage analytics rebuild``: replay the consumed topics from the beginning into fresh projections.
+
+1. A scratch schema ``analytics_rebuild`` gets empty copies of the projection tables and of ``processed_events``
+   (``CREATE TABLE … (LIKE analytics.… INCLUDING ALL)``: the same columns, keys and indexes).
+2. A reader without a consumer group reads every partition of the topics the analytics consumer reads, from the
+   first offset to the end offsets taken at the start, and applies each partition's records in batches through the
+   consumer's own handler, with the same tracking records (a record seen twice is applied once; one that cannot be
+   decoded or applied is skipped and counted, as the consumer would dead-letter it).
+3. The live tables are locked against the consumer (``processed_events`` in SHARE ROW EXCLUSIVE, the projections
+   in EXCLUSIVE mode: readers go on reading), the rebuild catches up to the end offsets of that moment, and — when
+   the live consumer group has committed exactly those offsets — every projection table is compared row for row
+   with the live one (``EXCEPT ALL`` both ways; the ticker keeps the newest 500 events by arrival and is not
+   compared). Then, unless ``--check``, the live projections are replaced by the rebuilt ones and the rebuilt
+   tracking records are added to the live ones, in one transaction: the live consumer, when it resumes, skips what
+   the rebuild already applied. Source data (逆向评价) is not touched.
+4. The scratch schema is dropped (``--keep`` leaves it for inspection).
+
+A topic whose log no longer starts at offset 0 (retention deleted its oldest records) cannot be rebuilt from the
+beginning: the command says so and replaces nothing unless ``--force``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+
+from services.analytics.consumers import GROUP, PROJECTION_TABLES, TOPICS, handle_case_events
+from shared.consumer import ConsumedEvent, claim_events
+from shared.db import make_engine, make_sessionmaker
+from shared.events import EventDecodeError, decode_message
+from shared.faults import is_infrastructure_error
+from shared.logging import get_logger
+from shared.settings import Settings
+
+log = get_logger(__name__)
+
+LIVE_SCHEMA = "analytics"
+REBUILD_SCHEMA = "analytics_rebuild"
+TRACKING_TABLE = "processed_events"
+NOT_COMPARED = frozenset({"ticker_events"})  # keeps the newest rows by arrival order, which a replay reorders
+
+Progress = Callable[[int, int], None]
+"""Called with (records read so far, records to read)."""
+
+
+@dataclass
+class TableCheck:
+    table: str
+    live_rows: int
+    rebuilt_rows: int
+    only_live: int | None = None
+    only_rebuilt: int | None = None
+
+    @property
+    def equal(self) -> bool | None:
+        if self.only_live is None or self.only_rebuilt is None:
+            return None
+        return self.only_live == 0 and self.only_rebuilt == 0
+
+
+@dataclass
+class RebuildResult:
+    records: int = 0
+    applied: int = 0
+    duplicates: int = 0
+    skipped: int = 0
+    truncated: list[str] = field(default_factory=list)
+    in_sync: bool = False
+    behind: int | None = None
+    tables: list[TableCheck] = field(default_factory=list)
+    swapped: bool = False
+    seconds: float = 0.0
+
+    @property
+    def compared(self) -> bool:
+        return any(t.equal is not None for t in self.tables)
+
+    @property
+    def equal(self) -> bool | None:
+        """True when every compared table is equal; None when nothing could be compared."""
+        checks = [t.equal for t in self.tables if t.equal is not None]
+        return all(checks) if checks else None
+
+
+class _Reader:
+    """Every partition of the topics, read from the first offset, without a consumer group."""
+
+    def __init__(self, settings: Settings, topics: Sequence[str]) -> None:
+        self.settings = settings
+        self.topics = [settings.topic(t) for t in topics]
+        self.consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_partition_fetch_bytes=settings.consumer_max_fetch_bytes,
+            fetch_max_bytes=settings.consumer_max_fetch_bytes,
+        )
+        self.partitions: list[TopicPartition] = []
+        self.beginning: dict[TopicPartition, int] = {}
+
+    async def start(self) -> None:
+        await self.consumer.start()
+        available = await self.consumer.topics()
+        for topic in self.topics:
+            if topic not in available:
+                continue
+            for p in sorted(self.consumer.partitions_for_topic(topic) or ()):
+                self.partitions.append(TopicPartition(topic, p))
+        if self.partitions:
+            self.consumer.assign(self.partitions)
+            self.beginning = await self.consumer.beginning_offsets(self.partitions)
+            await self.consumer.seek_to_beginning(*self.partitions)
+
+    async def stop(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.consumer.stop()
+
+    async def end_offsets(self) -> dict[TopicPartition, int]:
+        if not self.partitions:
+            return {}
+        ends: dict[TopicPartition, int] = await self.consumer.end_offsets(self.partitions)
+        return ends
+
+    async def read_until(
+        self,
+        ends: dict[TopicPartition, int],
+        apply: Callable[[list[ConsumerRecord]], object],
+        *,
+        batch: int,
+    ) -> None:
+        """Apply every record before ``ends``, one partition's batch at a time (in order within a partition)."""
+
+        async def done() -> bool:
+            for tp, end in ends.items():
+                if await self.consumer.position(tp) < end:
+                    return False
+            return True
+
+        while not await done():
+            fetched = await self.consumer.getmany(timeout_ms=500, max_records=batch)
+            for tp, records in fetched.items():
+                wanted = [r for r in records if r.offset < ends.get(tp, 0)]
+                if wanted:
+                    result = apply(wanted)
+                    if asyncio.iscoroutine(result):
+                        await result
+                if len(wanted) < len(records):  # read past the end: come back to it in the next phase
+                    self.consumer.seek(tp, wanted[-1].offset + 1 if wanted else records[0].offset)
+
+
+class _Applier:
+    """Applies records to the rebuild schema the way the analytics consumer applies them to the live one."""
+
+    def __init__(self, settings: Settings, maker: async_sessionmaker[AsyncSession], result: RebuildResult) -> None:
+        self.group = settings.group(GROUP)
+        self.maker = maker
+        self.result = result
+        self.progress: Progress | None = None
+        self.total = 0
+
+    async def __call__(self, records: list[ConsumerRecord]) -> None:
+        events: list[ConsumedEvent] = []
+        for record in records:
+            try:
+                envelope = decode_message(record.headers, record.value)
+                payload = envelope.payload()
+            except EventDecodeError:
+                self.result.skipped += 1
+                continue
+            key = record.key.decode("utf-8", "replace") if record.key else None
+            events.append(ConsumedEvent(envelope, payload, record.topic, record.partition, record.offset, key))
+        self.result.records += len(records)
+        if events:
+            try:
+                await self._apply(events)
+            except Exception as exc:
+                if is_infrastructure_error(exc):
+                    raise
+                for event in events:  # isolate the poison, as the consumer does
+                    try:
+                        await self._apply([event])
+                    except Exception as one:
+                        if is_infrastructure_error(one):
+                            raise
+                        log.warning("rebuild: record skipped", event_id=event.id, error=repr(one)[:300])
+                        self.result.skipped += 1
+                        async with self.maker() as session, session.begin():
+                            await claim_events(session, self.group, [event.id], outcome="dead")
+        if self.progress is not None:
+            self.progress(self.result.records, max(self.total, self.result.records))
+
+    async def _apply(self, events: Sequence[ConsumedEvent]) -> None:
+        async with self.maker() as session, session.begin():
+            new_ids = await claim_events(session, self.group, [e.id for e in events])
+            fresh: list[ConsumedEvent] = []
+            seen: set[str] = set()
+            for event in events:
+                if event.id in new_ids and event.id not in seen:
+                    seen.add(event.id)
+                    fresh.append(event)
+            if fresh:
+                await handle_case_events(session, fresh)
+        self.result.applied += len(fresh)
+        self.result.duplicates += len(events) - len(fresh)
+
+
+async def _prepare(live: AsyncEngine) -> None:
+    async with live.begin() as conn:
+        await conn.execute(text(f"DROP SCHEMA IF EXISTS {REBUILD_SCHEMA} CASCADE"))
+        await conn.execute(text(f"CREATE SCHEMA {REBUILD_SCHEMA}"))
+        for table in (*PROJECTION_TABLES, TRACKING_TABLE):
+            await conn.execute(
+                text(f"CREATE TABLE {REBUILD_SCHEMA}.{table} (LIKE {LIVE_SCHEMA}.{table} INCLUDING ALL)")
+            )
+
+
+async def _committed(settings: Settings, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int] | None:
+    """The live analytics group's committed offsets (None when the broker cannot say)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=10000)
+    try:
+        await admin.start()
+        found = await admin.list_consumer_group_offsets(settings.group(GROUP), partitions=list(partitions))
+    except Exception as exc:  # noqa: BLE001 - the comparison is skipped, the rebuild goes on
+        log.warning("rebuild: committed offsets unavailable", error=repr(exc)[:300])
+        return None
+    finally:
+        with contextlib.suppress(Exception):
+            await admin.close()
+    return {tp: (meta.offset if meta is not None and meta.offset >= 0 else 0) for tp, meta in found.items()}
+
+
+def _lag(ends: dict[TopicPartition, int], committed: dict[TopicPartition, int] | None) -> int | None:
+    if committed is None:
+        return None
+    return sum(max(0, end - committed.get(tp, 0)) for tp, end in ends.items())
+
+
+async def _compare(conn: AsyncConnection, tables: Sequence[str], *, compare: bool) -> list[TableCheck]:
+    """Row counts of both schemas, and with ``compare`` the rows only one of them has (``EXCEPT ALL``)."""
+    checks: list[TableCheck] = []
+    for table in tables:
+        live_rows = (await conn.execute(text(f"SELECT count(*) FROM {LIVE_SCHEMA}.{table}"))).scalar_one()
+        rebuilt_rows = (await conn.execute(text(f"SELECT count(*) FROM {REBUILD_SCHEMA}.{table}"))).scalar_one()
+        check = TableCheck(table, int(live_rows), int(rebuilt_rows))
+        if compare and table not in NOT_COMPARED:
+            a, b = f"{LIVE_SCHEMA}.{table}", f"{REBUILD_SCHEMA}.{table}"
+            only_live = f"SELECT count(*) FROM (SELECT * FROM {a} EXCEPT ALL SELECT * FROM {b}) d"
+            only_rebuilt = f"SELECT count(*) FROM (SELECT * FROM {b} EXCEPT ALL SELECT * FROM {a}) d"
+            check.only_live = int((await conn.execute(text(only_live))).scalar_one())
+            check.only_rebuilt = int((await conn.execute(text(only_rebuilt))).scalar_one())
+        checks.append(check)
+    return checks
+
+
+async def _replace(conn: AsyncConnection, tables: Sequence[str], group: str) -> None:
+    for table in tables:
+        await conn.execute(text(f"DELETE FROM {LIVE_SCHEMA}.{table}"))
+        await conn.execute(text(f"INSERT INTO {LIVE_SCHEMA}.{table} SELECT * FROM {REBUILD_SCHEMA}.{table}"))
+        identity = (
+            await conn.execute(
+                text(
+                    "SELECT column_name FROM information_schema.columns "
+                    "WHERE table_schema = :s AND table_name = :t AND is_identity = 'YES'"
+                ),
+                {"s": LIVE_SCHEMA, "t": table},
+            )
+        ).scalars()
+        for column in list(identity):
+            await conn.execute(
+                text(
+                    f"SELECT setval(pg_get_serial_sequence('{LIVE_SCHEMA}.{table}', '{column}'), "
+                    f"coalesce((SELECT max({column}) FROM {LIVE_SCHEMA}.{table}), 0) + 1, false)"
+                )
+            )
+    await conn.execute(
+        text(
+            f"INSERT INTO {LIVE_SCHEMA}.{TRACKING_TABLE} SELECT * FROM {REBUILD_SCHEMA}.{TRACKING_TABLE} "
+            "WHERE consumer_group = :g ON CONFLICT DO NOTHING"
+        ),
+        {"g": group},
+    )
+
+
+async def rebuild(
+    settings: Settings,
+    *,
+    check_only: bool = False,
+    force: bool = False,
+    keep: bool = False,
+    wait_s: float = 30.0,
+    batch: int = 2000,
+    progress: Progress | None = None,
+) -> RebuildResult:
+    """Rebuild the analytics projections from the topics (see the module docstring). ``check_only``: compare, never
+    replace. ``wait_s``: how long to wait for the live consumer to catch up before comparing."""
+    started = time.monotonic()
+    result = RebuildResult()
+    live = make_engine(settings, LIVE_SCHEMA, pool_size=2)
+    scratch = make_engine(settings, REBUILD_SCHEMA, pool_size=2)
+    reader = _Reader(settings, TOPICS)
+    applier = _Applier(settings, make_sessionmaker(scratch), result)
+    applier.progress = progress
+    try:
+        await _prepare(live)
+        await reader.start()
+        ends = await reader.end_offsets()
+        result.truncated = [f"{tp.topic}[{tp.partition}]@{off}" for tp, off in reader.beginning.items() if off > 0]
+        applier.total = sum(end - reader.beginning.get(tp, 0) for tp, end in ends.items())
+        if progress is not None:
+            progress(0, applier.total)
+        await reader.read_until(ends, applier, batch=batch)
+        # let the live consumer reach (about) the same point before the tables are locked for the comparison
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            ends = await reader.end_offsets()
+            behind = _lag(ends, await _committed(settings, reader.partitions))
+            if behind == 0 or behind is None:
+                break
+            await asyncio.sleep(0.5)
+        async with live.connect() as conn:
+            trans = await conn.begin()
+            try:
+                await conn.execute(text(f"LOCK TABLE {LIVE_SCHEMA}.{TRACKING_TABLE} IN SHARE ROW EXCLUSIVE MODE"))
+                tables = ", ".join(f"{LIVE_SCHEMA}.{t}" for t in PROJECTION_TABLES)
+                await conn.execute(text(f"LOCK TABLE {tables} IN EXCLUSIVE MODE"))
+                ends = await reader.end_offsets()
+                applier.total = max(applier.total, sum(e - reader.beginning.get(tp, 0) for tp, e in ends.items()))
+                await reader.read_until(ends, applier, batch=batch)
+                result.behind = _lag(ends, await _committed(settings, reader.partitions))
+                result.in_sync = result.behind == 0
+                result.tables = await _compare(conn, PROJECTION_TABLES, compare=result.in_sync)
+                if check_only or (result.truncated and not force):
+                    await trans.rollback()
+                else:
+                    await _replace(conn, PROJECTION_TABLES, settings.group(GROUP))
+                    await trans.commit()
+                    result.swapped = True
+            except BaseException:
+                await trans.rollback()
+                raise
+        if not keep:
+            async with live.begin() as conn2:
+                await conn2.execute(text(f"DROP SCHEMA IF EXISTS {REBUILD_SCHEMA} CASCADE"))
+    finally:
+        await reader.stop()
+        await scratch.dispose()
+        await live.dispose()
+    result.seconds = time.monotonic() - started
+    return result
