@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from linkage.dlq import app as dlq_app
+from services.analytics.cli import app as analytics_app
 from services.dispatch.audit import app as audit_app
 from services.dispatch.audit import keys_app
 from services.dispatch.case.cli import app as classify_app
@@ -23,6 +24,7 @@ app.add_typer(audit_app, name="audit", help="Audit the hash-chained case history
 app.add_typer(keys_app, name="keys", help="API keys of department clients, dispatchers and admins.")
 app.add_typer(operators_app, name="operators", help="Hotline operator accounts (console login, X-API-Key).")
 app.add_typer(dlq_app, name="dlq", help="Dead letters: list and re-drive poison records.")
+app.add_typer(analytics_app, name="analytics", help="Analytics projections: rebuild from the topics.")
 app.add_typer(classify_app, name="classify", help="Classifier data: the dispatchers' corrections for retraining.")
 
 _RUNS_ITS_OWN_SYSTEM = {"up", "serve", "bench", "chaos"}
