@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, and_, cast, delete, func, select
+from sqlalchemy import Integer, and_, cast, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -139,6 +139,7 @@ async def apply_case_events(session: AsyncSession, events: Sequence[CaseEventV1]
         return
     await _count_daily(session, events)
     await _count_grids(session, events)
+    await _move_placed(session, events)
     await _fold_statuses(session, events)
     await _ticker(session, events)
 
@@ -172,6 +173,62 @@ async def _count_grids(session: AsyncSession, events: Sequence[CaseEventV1]) -> 
         index_elements=["day", "grid_code", "category"], set_={"count": GridDailyCount.count + stmt.excluded.count}
     )
     await session.execute(stmt)
+
+
+async def _move_placed(session: AsyncSession, events: Sequence[CaseEventV1]) -> None:
+    """A case created without its street/grid and placed later by a supplement (details ``placed``: where it
+    was counted, its creation time and category) moves its ``created`` count to its street and grid."""
+    for e in events:
+        placed = e.details.get("placed") if e.action == "supplemented" else None
+        if not isinstance(placed, dict) or not placed.get("created_at"):
+            continue
+        day = local_day(datetime.fromisoformat(str(placed["created_at"])))
+        category, channel = str(placed.get("category") or e.category or "-"), e.channel or "-"
+        old_street, new_street = str(placed.get("from_street") or "-"), _street(e)
+        if old_street != new_street and await _take_one(
+            session,
+            DailyCount,
+            DailyCount.day == day,
+            DailyCount.action == "created",
+            DailyCount.category == category,
+            DailyCount.channel == channel,
+            DailyCount.street_code == old_street,
+        ):
+            row = {"day": day, "action": "created", "category": category, "channel": channel}
+            stmt = insert(DailyCount).values(**row, street_code=new_street, count=1)
+            await session.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["day", "action", "category", "channel", "street_code"],
+                    set_={"count": DailyCount.count + 1},
+                )
+            )
+        old_grid, new_grid = str(placed.get("from_grid") or "-"), _grid(e)
+        if old_grid != new_grid and await _take_one(
+            session,
+            GridDailyCount,
+            GridDailyCount.day == day,
+            GridDailyCount.grid_code == old_grid,
+            GridDailyCount.category == category,
+        ):
+            grid_stmt = insert(GridDailyCount).values(
+                day=day, grid_code=new_grid, category=category, street_code=new_street, count=1
+            )
+            await session.execute(
+                grid_stmt.on_conflict_do_update(
+                    index_elements=["day", "grid_code", "category"], set_={"count": GridDailyCount.count + 1}
+                )
+            )
+
+
+async def _take_one(session: AsyncSession, model: Any, *where: Any) -> bool:
+    """Decrement the count of the row matching ``where`` if it has one to give (dropping a row left at 0)."""
+    taken = await session.execute(
+        update(model).where(*where, model.count > 0).values(count=model.count - 1).returning(model.count)
+    )
+    left = taken.scalar_one_or_none()
+    if left == 0:
+        await session.execute(delete(model).where(*where, model.count == 0))
+    return left is not None
 
 
 _STATUS_COLUMNS = [c.name for c in CaseStatus.__table__.columns]

@@ -11,13 +11,16 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from ulid import ULID
 
-from services.dispatch.case.models import Case
+from services.dispatch.case.models import Case, CaseHistory
 from services.dispatch.routing.service import RoutingDecision, route
 from shared import topics
+from shared.catalog import default_catalog
 from shared.events.cases import CaseEventV1, case_event
 from shared.events.complaints import ComplaintReceivedV1, ComplaintSupplementedV1, PlaceRef, Reporter
 from shared.outbox import add_event
 from shared.tracing import continue_trace
+
+OUTSIDE_DISTRICT_NOTE = "坐标不在本区范围内"
 
 
 async def open_cases(
@@ -32,9 +35,12 @@ async def open_cases(
         return []
     rows = []
     decisions: dict[str, RoutingDecision] = {}
+    awaiting: dict[str, dict[str, Any]] = {}
     for event in events:
-        decision = route(event)
+        decision, waits = place_check(event, route(event))
         decisions[event.complaint_id] = decision
+        if waits:
+            awaiting[event.complaint_id] = {"awaits_place": True}
         rows.append(_case_row(event, decision))
     stmt = insert(Case).values(rows).on_conflict_do_nothing(index_elements=["complaint_id"]).returning(Case.id)
     created_ids = set((await session.execute(stmt)).scalars())
@@ -47,13 +53,43 @@ async def open_cases(
     with session.no_autoflush:
         for case in sorted(cases, key=lambda c: c.received_at):
             with continue_trace((traces or {}).get(case.complaint_id), "open case"):
-                await _open_one(session, case, decisions[case.complaint_id], now)
+                await _open_one(session, case, decisions[case.complaint_id], now, awaiting.get(case.complaint_id))
     await session.flush()
     await schedule_cases_timers(session, cases, now=now)
     return cases
 
 
-async def _open_one(session: AsyncSession, case: Case, decision: RoutingDecision, now: datetime) -> None:
+def place_check(event: ComplaintReceivedV1, decision: RoutingDecision) -> tuple[RoutingDecision, bool]:
+    """(decision, awaits_place). A complaint whose point lies outside the district is never dispatched inside
+    it: it goes to triage with the place's note. ``awaits_place`` is True when the case goes to triage only
+    for want of its place (with a street it would have been dispatched): a later supplement that places it
+    routes it (:func:`supplement_cases`)."""
+    place = event.place or PlaceRef()
+    if place.street_code or decision.outcome not in ("dispatch", "triage"):
+        return decision, False
+    if place.outside_district:
+        why = f"{place.note or OUTSIDE_DISTRICT_NOTE}，请核实位置后派单"
+        triage = RoutingDecision(
+            "triage", decision.category, decision.matter_code, confidence=decision.confidence, why=why
+        )
+        return triage, decision.outcome == "dispatch" or _dispatches_with_a_street(event)
+    return decision, decision.outcome == "triage" and _dispatches_with_a_street(event)
+
+
+def _dispatches_with_a_street(event: ComplaintReceivedV1) -> bool:
+    streets = default_catalog().streets()
+    if not streets:
+        return False
+    return route(event.model_copy(update={"place": PlaceRef(street_code=streets[0].code)})).outcome == "dispatch"
+
+
+async def _open_one(
+    session: AsyncSession,
+    case: Case,
+    decision: RoutingDecision,
+    now: datetime,
+    extra: dict[str, Any] | None = None,
+) -> None:
     from services.dispatch.case import flows
     from services.dispatch.duplicate.service import merge_or_suggest
 
@@ -71,7 +107,7 @@ async def _open_one(session: AsyncSession, case: Case, decision: RoutingDecision
     stage_case_event(session, case, "created", from_state=None, at=now)
     if decision.outcome not in ("transfer", "answer") and await merge_or_suggest(session, case, defer=True) is not None:
         return  # 并单: a duplicate of an open case follows that case instead of being routed
-    await flows.route_case(session, case, decision, now=now, defer=True)
+    await flows.route_case(session, case, decision, now=now, defer=True, extra=extra)
 
 
 def _case_row(event: ComplaintReceivedV1, decision: RoutingDecision) -> dict[str, object]:
@@ -170,8 +206,10 @@ async def find(
 
 
 async def supplement_cases(session: AsyncSession, events: Sequence[ComplaintSupplementedV1]) -> int:
-    """补充: a later location, photo or text for a complaint reaches its case. A location fills in a case
-    that had none (e.g. a WeChat user sending it after the text); the entry is recorded in history."""
+    """补充: a later location, address, photo or text for a complaint reaches its case. A place fills in a case
+    that had none (e.g. a WeChat user sending a location after the text; a point outside the district is
+    replaced by one inside); the entry is recorded in history. A case waiting in triage only for its place
+    (``awaits_place``) is then dispatched at once (actor ``routing``)."""
     from services.dispatch.case import flows
 
     if not events:
@@ -190,14 +228,10 @@ async def supplement_cases(session: AsyncSession, events: Sequence[ComplaintSupp
         if case is None:
             continue  # a complaint that never became a case (cannot happen in order; ignore)
         details: dict[str, Any] = {}
-        if event.location is not None and case.lon is None:
+        placed = _fill_place(case, event, details)
+        if event.location is not None and (case.lon is None or placed == "grid"):
             case.lon, case.lat = event.location.lon, event.location.lat
             details["location"] = {"lon": event.location.lon, "lat": event.location.lat}
-        if event.place is not None and not case.grid_code:
-            case.street_code = event.place.street_code or case.street_code
-            case.community_code = event.place.community_code or case.community_code
-            case.grid_code = event.place.grid_code
-            details["grid_code"] = event.place.grid_code
         if event.attachments:
             details["attachments"] = [a.model_dump(exclude_none=True) for a in event.attachments]
         if event.text:
@@ -205,13 +239,14 @@ async def supplement_cases(session: AsyncSession, events: Sequence[ComplaintSupp
         if not details:
             continue
         case.updated_at = now
+        reason = f"补充位置后定位到{_where(event.place)}" if placed and event.place else "补充材料"
         flows.append_history(
             session,
             case,
             "supplemented",
             from_state=case.state,
             actor="citizen",
-            reason="补充材料",
+            reason=reason,
             details=details,
             public=False,
             at=now,
@@ -223,7 +258,81 @@ async def supplement_cases(session: AsyncSession, events: Sequence[ComplaintSupp
             from_state=case.state,
             at=now,
             actor="citizen",
+            reason=reason,
             details={k: v for k, v in details.items() if k != "text"},
         )
         applied += 1
+        if placed and event.place and case.state == "triage":
+            await _route_placed(session, case, _where(event.place), now)
     return applied
+
+
+def _where(place: PlaceRef) -> str:
+    if place.grid_code:
+        return f"网格 {place.grid_name or place.grid_code}"
+    return place.community_name or place.street_name or place.street_code or ""
+
+
+def _fill_place(case: Case, event: ComplaintSupplementedV1, details: dict[str, Any]) -> str | None:
+    """Take the supplement's place when the case lacks it: "grid" (grid now known), "street" (only the
+    street/community now known), or None. Records ``placed`` (what analytics needs to move the case's
+    count from where it was counted to its street and grid)."""
+    place = event.place
+    if place is None or case.grid_code:
+        return None
+    if place.grid_code:
+        placed = "grid"
+    elif place.street_code and not case.street_code:
+        placed = "street"
+    else:
+        return None
+    details["placed"] = {
+        "from_street": case.street_code or "-",
+        "from_grid": case.grid_code or "-",
+        "category": case.category or "-",
+        "created_at": case.created_at.isoformat() if case.created_at else None,
+    }
+    case.street_code = place.street_code or case.street_code
+    case.community_code = place.community_code or case.community_code
+    case.grid_code = place.grid_code
+    details["grid_code"] = place.grid_code
+    details["street_code"] = case.street_code
+    return placed
+
+
+async def _route_placed(session: AsyncSession, case: Case, where: str, now: datetime) -> None:
+    """A case in triage that only lacked its place (its triage entry says ``awaits_place``) and is now placed:
+    dispatch it to the matter's handlers with 属地 resolved to its street."""
+    from services.dispatch.case import flows
+
+    triaged = (
+        await session.execute(
+            select(CaseHistory.details)
+            .where(CaseHistory.case_id == case.id, CaseHistory.action == "triaged")
+            .order_by(CaseHistory.seq.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    if not triaged or not triaged.get("awaits_place") or not case.matter_code:
+        return
+    catalog = default_catalog()
+    matter = catalog.get_matter(case.matter_code)
+    if matter is None or matter.is_emergency:
+        return
+    try:
+        lead, co = catalog.resolve_handlers(matter, case.street_code)
+    except (KeyError, ValueError):
+        return
+    await flows.transition(
+        session,
+        case,
+        "dispatch",
+        actor="routing",
+        reason=f"补充位置后定位到{where}，自动派往 {lead.name}",
+        now=now,
+        lead=lead.code,
+        co_handlers=[d.code for d in co],
+        matter_code=matter.code,
+        confidence=triaged.get("confidence"),
+        placed_by_supplement=True,
+    )

@@ -17,10 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
-from services.intake.complaint.flows import place_ref
+from services.intake.complaint.flows import place_ref as place_ref  # the grid channel imports it from here
 from services.intake.complaint.models import Complaint
 from services.intake.complaint.schemas import ComplaintDraft
 from services.intake.places import GridRef, default_places
+from services.intake.places.flows import place_of_address, place_of_point
 from shared import topics
 from shared.app import ServiceRuntime
 from shared.errors import DomainError, UnsupportedMedia
@@ -72,7 +73,7 @@ async def enrich(
         except Exception:  # noqa: BLE001 - a failing classifier must not lose a complaint
             log.exception("enrichment failed; storing the draft unenriched", channel=draft.channel)
     if draft.place is None and draft.location is not None:
-        draft = draft.model_copy(update={"place": place_ref(locate(draft.location))})
+        draft = draft.model_copy(update={"place": place_of_point(draft.location)})
     return draft
 
 
@@ -85,16 +86,26 @@ async def supplement_complaint(
     text: str | None = None,
     address: str | None = None,
 ) -> ComplaintSupplementedV1:
-    """Store a later location/photo/text on the complaint and stage ``complaint.supplemented.v1``."""
+    """Store a later location/photo/text/address on the complaint and stage ``complaint.supplemented.v1``.
+
+    A location gives the grid (a point outside the district gives no grid: the event's place carries the
+    ``outside_district`` flag). An address for a complaint without a grid goes through the gazetteer: when it
+    resolves, the event carries its place (and its point) like a location would, so dispatch can route a case
+    waiting in triage for its place."""
     place = None
     if location is not None:
-        place = place_ref(locate(location))
+        place = place_of_point(location)
         complaint.lon, complaint.lat, complaint.location_source = location.lon, location.lat, location.source
-        if place is not None:
-            complaint.place = place.model_dump()
-            complaint.street_code = place.street_code
-            complaint.community_code = place.community_code
-            complaint.grid_code = place.grid_code
+    elif address and address.strip() and not complaint.grid_code:
+        found = place_of_address(address)
+        place, location = found.place, found.location
+        if location is not None:
+            complaint.lon, complaint.lat, complaint.location_source = location.lon, location.lat, location.source
+    if place is not None and (place.grid_code or (place.street_code and not complaint.street_code)):
+        complaint.place = place.model_dump()
+        complaint.street_code = place.street_code
+        complaint.community_code = place.community_code
+        complaint.grid_code = place.grid_code
     if attachments:
         complaint.attachments = [*complaint.attachments, *(a.model_dump(exclude_none=True) for a in attachments)]
     if address and not complaint.address:
