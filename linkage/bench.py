@@ -621,6 +621,12 @@ def run_bench(
     finally:
         stop_infra(infra)
     print_table(results)
+    try:  # issue #9's quality figures on the project's own test split (never breaks the bench)
+        from linkage.evaluate import bench_report
+
+        results.details["smart_intake"] = bench_report(console)
+    except Exception as exc:  # noqa: BLE001
+        console.print(f"smart-intake quality figures not available: {exc}")
     path = write_json(results, out_dir or REPO / "bench" / "results")
     console.print(f"results written to {path}")
     return 0

@@ -182,6 +182,16 @@ def chaos(
     raise typer.Exit(run_chaos(self_contained=self_contained, var_dir=var_dir, names=scenario, scale=scale))
 
 
+@app.command(name="eval")
+def eval_(
+    as_json: Annotated[bool, typer.Option("--json", help="Print every figure as JSON instead of tables.")] = False,
+) -> None:
+    """Smart-intake quality on the project's own test split: categories, kinds, auto-routing, emergencies, 并单."""
+    from linkage.evaluate import run_eval
+
+    raise typer.Exit(run_eval(as_json=as_json))
+
+
 def main() -> None:
     app()
 

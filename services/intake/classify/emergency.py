@@ -3,8 +3,10 @@ someone in the water, a missing child or elderly person (the catalog's JJ matter
 
 Emergencies are transferred at once to 110/119/120/122, so these rules favour recall: a keyword
 fires unless the clause around it clearly says it did not happen (没有人受伤), might happen
-(万一着火, 火灾隐患, 容易发生车祸), happens habitually (经常发生车祸) or is over (去年被偷,
-上次着过火, 火已经灭了). The classifier adds a model-based fallback on top of these rules.
+(万一着火, 火灾隐患, 容易发生车祸, 我还以为着火了), happens habitually (经常发生车祸) or is over (去年被偷,
+上次着过火, 火已经灭了, 被人打了一顿，上周的事); smoke from a barbecue, cooking or welding is not a fire.
+These rules only find candidates and the service: the classifier accepts a rule hit only when its model
+agrees the text is a 紧急警情 at all, and adds a model-only fallback (see :mod:`.model`).
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ _CLAUSE_SPLIT = re.compile(r"[，,。.！!？?；;：:\n\r…~～]+")
 # Anywhere in the clause before the match: the event is hypothetical, a risk, or habitual.
 _HYPOTHETICAL = re.compile(
     r"万一|如果|天天|每天|整天|假如|要是|一旦|容易|以防|防止|预防|避免|担心|担忧|会不会|可能会|经常|常常|老是|总是|怕|隐患"
-    r"|演练|培训|知识|讲座|宣传|建议|多次发生|频发"
+    r"|演练|培训|知识|讲座|宣传|建议|多次发生|频发|以为|还当是|当成"
 )
 # Right before the match: plain negation (没有人受伤, 未起火, 不是着火).
 _NEGATION = re.compile(r"(?:没有|没|未|无|不是|并非|不会|别|不|差点|差一点|险些|几乎)(?:人|什么|任何)?$")
@@ -69,10 +71,21 @@ _WOULD = re.compile(r"会$")
 # Right after the match: 火灾隐患, 起火风险, 着火的话.
 _AFTER_RISK = re.compile(r"^(?:的)?(?:隐患|风险|危险性|的话|怎么办理|演练|预防|通道)")
 # In the clause or the one before it: the event is over.
-_PAST = re.compile(
-    r"去年|前年|上个?月|上周|上星期|上礼拜|上回|上次|之前|以前|曾经|那次|当时|后来|前几天|前些天|前段时间|昨天|前天"
-    r"|[0-9一二两三四五六七八九十几半多]+(?:个)?(?:年|月|天|星期|周|礼拜)(?:前|以前)|着过|烧过"
-    r"|已经(?:被)?(?:扑灭|灭了|熄灭|处理|解决|没事|好了)|早就"
+_WHEN_PAST = (
+    r"(?:去年|前年|上个?月|上周|上星期|上礼拜|上回|上次|之前|以前|曾经|那次|当时|后来|前几天|前些天|前段时间|昨天|前天"
+    r"|[0-9一二两三四五六七八九十几半多]+(?:个)?(?:年|月|天|星期|周|礼拜)(?:前|以前))"
+)
+_OVER = (
+    r"已经(?:被)?(?:扑灭|灭了|熄灭|处理|解决|没事|好了|打了|送(?:到|去)?医|去(?:过)?医院"
+    r"|包扎|缝(?:了)?针|出院|报(?:过)?警|立案)"
+)
+_PAST = re.compile(_WHEN_PAST + r"|着过|烧过|早就|" + _OVER)
+# In the clause right after the match: only an explicit "that was …" (上周的事, 已经包扎了).
+_PAST_AFTER = re.compile(r"^(?:这|那|这是|那是|是)?" + _WHEN_PAST + r"(?:的事|发生的)|" + _OVER)
+# A smoke trigger (not a fire word) in a text that names where harmless smoke comes from.
+_SMOKE_TRIGGER = re.compile(r"冒.{0,2}烟|浓烟|黑烟滚滚")
+_BENIGN_SMOKE = re.compile(
+    r"烧烤|烤串|串串|油烟|炒菜|做饭|熏(?:腊肉|香肠)|腊肉|香肠|焊接|电焊|烧(?:垃圾|纸|秸秆|落叶|树叶)|纸钱|抽烟|吸烟|烟囱|锅炉|香烟|蚊香"
 )
 # Words that bring the event back to now, overriding a past marker.
 _PRESENT = re.compile(r"正在|现在|刚刚|刚才|刚|马上|快来|赶紧|救命|快派|还在|此刻|目前")
@@ -94,14 +107,17 @@ def _clauses(text: str) -> list[str]:
     return [c for c in _CLAUSE_SPLIT.split(text) if c.strip()]
 
 
-def _suppressed(clause: str, prev: str, start: int, end: int) -> bool:
+def _suppressed(clause: str, prev: str, nxt: str, start: int, end: int) -> bool:
     before = clause[:start]
     after = clause[end:]
     if _NEGATION.search(before[-4:]) or _WOULD.search(before):
         return True
     if _HYPOTHETICAL.search(before) or _AFTER_RISK.match(after):
         return True
-    return bool(_PAST.search(prev + "，" + clause) and not _PRESENT.search(clause))
+    if _PRESENT.search(clause):
+        return False
+    # the event is over: said in this clause, the one before, or the one after (被人打了一顿，上周的事)
+    return bool(_PAST.search(prev + "，" + clause) or (_PAST_AFTER.search(nxt) and not _PRESENT.search(nxt)))
 
 
 def find_emergencies(text: str) -> list[EmergencyHit]:
@@ -109,18 +125,22 @@ def find_emergencies(text: str) -> list[EmergencyHit]:
     if not text or not text.strip():
         return []
     fraud = bool(_FRAUD.search(text))
+    benign_smoke = bool(_BENIGN_SMOKE.search(text))
     found: dict[str, EmergencyHit] = {}
-    prev = ""
-    for clause in _clauses(text):
+    clauses = _clauses(text)
+    for i, clause in enumerate(clauses):
+        prev = clauses[i - 1] if i else ""
+        nxt = clauses[i + 1] if i + 1 < len(clauses) else ""
         for group, rx in _COMPILED.items():
             if group in found or (fraud and group in ("traffic", "medical")):
                 continue
             for m in rx.finditer(clause):
-                if not _suppressed(clause, prev, m.start(), m.end()):
+                if group == "fire" and benign_smoke and _SMOKE_TRIGGER.fullmatch(m.group(0)):
+                    continue
+                if not _suppressed(clause, prev, nxt, m.start(), m.end()):
                     service, reason, _ = _GROUPS[group]
                     found[group] = EmergencyHit(service, reason, m.group(0), group)
                     break
-        prev = clause
     return [found[g] for g in _PRIORITY if g in found]
 
 

@@ -37,7 +37,8 @@ class CategoryScore(_Out):
 
 
 class MatterScore(_Out):
-    """One matter (事项) of the catalog, ranked by category probability x keyword/example similarity."""
+    """The best matter (事项) of one of the top-3 categories: category probability x the matter's share of it
+    (keyword hits and similarity to the catalog's name, keywords and examples)."""
 
     code: str
     name: str
@@ -59,9 +60,19 @@ class Classification(_Out):
 
     kind: Kind
     kind_confidence: float = Field(ge=0, le=1)
-    categories: list[CategoryScore] = Field(description="top 3 categories, best first")
-    matters: list[MatterScore] = Field(description="top 3 catalog matters, best first (empty without catalog)")
+    categories: list[CategoryScore] = Field(description="top 3 categories, best first (calibrated probabilities)")
+    matters: list[MatterScore] = Field(
+        description="the best catalog matter of each of the top 3 categories, in category order (empty without catalog)"
+    )
     emergency: Emergency | None = None
+    auto_route: bool = Field(
+        default=False,
+        description="sure enough to route without a person: not an emergency and the top category's calibrated "
+        "confidence reaches that category's threshold (tuned for 95 % precision); otherwise triage with the top 3",
+    )
+    auto_route_threshold: float | None = Field(
+        default=None, ge=0, le=1, description="the top category's threshold (None for an emergency)"
+    )
     low_confidence: bool = Field(description="an operator or dispatcher should check kind and category")
     channel: str | None = None
     model_version: str = ""

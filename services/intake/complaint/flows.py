@@ -28,13 +28,9 @@ from services.intake.places.flows import placement
 from shared.catalog import Matter, default_catalog
 from shared.events.complaints import EmergencyFlag, PlaceRef
 
-CATEGORY_THRESHOLD = 0.3
-"""Top category probability from which the category is set without a human. On the held-out set
-(tests/data/complaints_heldout.jsonl) 0.3 covers 65 % of complaints at 94 % precision; 0.6 covered
-only 25 %, sending three quarters of clear complaints to the dispatchers' triage queue."""
-MATTER_THRESHOLD = 0.1
-"""Top matter score (category probability × the matter's share of it) from which the matter code is set
-without a human; its category must be the one set above. A wrong pick is corrected by 退单 → 改派."""
+# The category and matter are set without a human when the classifier says ``auto_route`` (its top category's
+# calibrated confidence reaches that category's threshold, tuned for 95 % precision: docs/classification.md).
+# A wrong pick is corrected by 退单 → 改派.
 
 
 @overload
@@ -71,10 +67,11 @@ def _locate(draft: ComplaintDraft, update: dict[str, Any]) -> None:
 
 
 def suggestions_of(result: Classification) -> list[dict[str, Any]]:
-    """Top three suggestions, best first: matters when the catalog has them, else bare categories."""
+    """Top three suggestions, best first: the best matter of each of the top-3 categories when the catalog has
+    them, else bare categories. The first carries the classifier's ``auto_route`` decision for dispatch."""
     if result.matters:
         category_conf = {c.code: c.confidence for c in result.categories}
-        return [
+        out = [
             {
                 "category": m.category,
                 "matter_code": m.code,
@@ -84,9 +81,14 @@ def suggestions_of(result: Classification) -> list[dict[str, Any]]:
             }
             for m in result.matters[:3]
         ]
-    return [
-        {"category": c.code, "matter_code": None, "confidence": round(c.confidence, 4)} for c in result.categories[:3]
-    ]
+    else:
+        out = [
+            {"category": c.code, "matter_code": None, "confidence": round(c.confidence, 4)}
+            for c in result.categories[:3]
+        ]
+    if out:
+        out[0]["auto_route"] = result.auto_route and out[0]["category"] == result.category
+    return out
 
 
 def _operator_classified(draft: ComplaintDraft, update: dict[str, Any]) -> bool:
@@ -131,13 +133,11 @@ def _classify(draft: ComplaintDraft, update: dict[str, Any]) -> None:
     if (draft.kind or result.kind) == "咨询" and (answer := knowledge_matter(draft.text)) is not None:
         update["matter_code"], update["category"] = answer.code, answer.category
         return
-    if result.low_confidence or not result.categories:
+    if not result.auto_route or not result.categories:
         return
     top = result.categories[0]
-    if top.confidence < CATEGORY_THRESHOLD:
-        return
     update["category"] = top.code
-    if result.matters and result.matters[0].category == top.code and result.matters[0].confidence >= MATTER_THRESHOLD:
+    if result.matters and result.matters[0].category == top.code:
         update["matter_code"] = result.matters[0].code
 
 
