@@ -30,6 +30,8 @@ EMERGENCY_NAMES: dict[str, str] = {
 }
 
 _LATIN_WORD = re.compile(r"[A-Za-z]{3,}")
+_MATTER_CODE = re.compile(r"(?<![A-Za-z0-9])([A-Z]{2}\d{3})(?![0-9])")
+_CODE_IN_PARENS = re.compile(r"\s*[（(][A-Z]{2}\d{3}[)）]")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -95,6 +97,8 @@ def system_reason(reason: str | None) -> str | None:
         m = pattern.match(text)
         if m:
             return out if isinstance(out, str) else out(m)
+    text = _CODE_IN_PARENS.sub("", text)  # 「井盖缺失」（SZ016） → 「井盖缺失」
+    text = _MATTER_CODE.sub(lambda m: f"「{matter_name(m.group(1))}」", text)
     if not _LATIN_WORD.search(text):
         return text
     if not _CJK.search(text):

@@ -395,6 +395,6 @@ def reason_text(action: str, reason: str | None, actor: str | None) -> str | Non
     role = (actor or "").split(":", 1)[0]
     if role in ROLE_NAMES:
         return reason
-    if _LINE_SAYS_IT.match(reason.strip()):
-        return None
+    if _LINE_SAYS_IT.match(reason.strip()) or (action == "dispatched" and actor == "routing"):
+        return None  # the line already says which matter went to whom
     return system_reason(reason)

@@ -7,6 +7,7 @@ it as ``X-API-Key`` to the documented handler / dispatcher APIs.
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -24,6 +25,7 @@ from shared.app import SessionDep
 from shared.calendar import coverage_report
 from shared.catalog import CATEGORY_NAMES, default_catalog
 from shared.logging import get_logger
+from shared.wording import CHANNEL_NAMES, EMERGENCY_NAMES
 
 log = get_logger(__name__)
 router = APIRouter()
@@ -34,6 +36,25 @@ CSP = (
 )
 HANDLER_KINDS = ("street", "department", "utility")
 ROLE_NAMES = {"handler": "承办单位", "dispatcher": "派单员", "admin": "管理员"}
+KINDS = ("咨询", "求助", "投诉", "举报", "建议", "表扬")
+# The public place names shipped with the demo district (codes and names only; read as data, like analytics).
+PLACES_FILE = Path(__file__).resolve().parents[2] / "intake" / "places" / "data" / "demo_district.geojson"
+
+
+@functools.cache
+def place_names() -> dict[str, str]:
+    """Community and grid code → name (empty when the place file is not there: codes are shown instead)."""
+    try:
+        features = json.loads(PLACES_FILE.read_text(encoding="utf-8"))["features"]
+    except (OSError, ValueError, KeyError):
+        log.warning("place names unavailable", path=str(PLACES_FILE))
+        return {}
+    names: dict[str, str] = {}
+    for feature in features:
+        props = feature.get("properties") or {}
+        if props.get("level") in ("community", "grid") and props.get("code") and props.get("name"):
+            names[str(props["code"])] = str(props["name"])
+    return names
 
 
 def _calendar_warning() -> str | None:
@@ -57,6 +78,14 @@ def _reference() -> Markup:
             if d.kind == kind
         ],
         "categories": CATEGORY_NAMES,
+        "matters": [
+            {"code": m.code, "name": m.name, "category": m.category, "lead": m.lead, "co": m.co_handlers}
+            for m in catalog.matters
+        ],
+        "places": place_names(),
+        "channels": CHANNEL_NAMES,
+        "emergency": EMERGENCY_NAMES,
+        "kinds": KINDS,
     }
     # json inside <script>: escape "<" so no "</script>" can close the tag.
     return Markup(json.dumps(data, ensure_ascii=False).replace("<", "\\u003c"))
