@@ -832,11 +832,16 @@ class Gazetteer:
 
     def _decide(self, norm: str, ev: _Evidence) -> AddressMatch:
         strong = [c for c in ev.candidates if c.precision in _STRONG]
+        areas = self._area_candidates(ev.areas)
         if not strong:
             area_level = self._area_level(norm, ev)
             if area_level is not None:
                 return area_level
-        areas = self._area_candidates(ev.areas)
+            if areas and not any(a.level == "grid" for a in ev.areas):  # names that disagree (街道 vs 社区)
+                shown = tuple(sorted(areas, key=lambda c: (-c.confidence, c.matched)))[:3]
+                return AddressMatch(
+                    status="ambiguous", confidence=shown[0].confidence, candidates=shown, normalized=norm
+                )
         pool = sorted(
             (strong + areas) if strong else (areas or ev.candidates), key=lambda c: (-c.confidence, c.matched)
         )
