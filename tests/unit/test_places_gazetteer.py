@@ -154,7 +154,39 @@ def test_a_compound_is_not_the_road_that_shares_its_first_characters(gazetteer: 
     compound, road = gazetteer.resolve("万科城市花园3栋"), gazetteer.resolve("万科路8号")
     assert compound.grid is not None and road.grid is not None
     assert compound.grid.grid_code != road.grid.grid_code
-    assert gazetteer.resolve("万科路").status == "ambiguous"  # a road alone is never taken
+    road_alone = gazetteer.resolve("万科路")  # a road alone gives its street, never a point
+    assert road_alone.status == "resolved" and road_alone.precision == "road" and road_alone.point is None
+    assert road_alone.area is not None and road_alone.area.street_code == "S03"
+
+
+@pytest.mark.parametrize(
+    ("text", "status", "street"),
+    [
+        ("桃蹊路", "resolved", "S02"),  # the whole road lies in 府青路街道
+        ("桃蹊路一家美容院", "resolved", "S02"),
+        ("崔家店路999号", "resolved", "S03"),  # a number the gazetteer does not know: the street still is
+        ("建设路", "ambiguous", None),  # runs through four streets
+        ("府青路", "ambiguous", None),  # 一段 and 二段: two streets
+        ("双林路", "ambiguous", None),
+    ],
+)
+def test_a_road_alone_gives_its_street_when_it_lies_in_one(
+    gazetteer: Gazetteer, text: str, status: str, street: str | None
+) -> None:
+    m = gazetteer.resolve(text)
+    assert m.status == status and m.point is None and m.grid is None
+    assert (m.area.street_code if m.area else None) == street
+
+
+def test_a_road_name_followed_by_jiedao_is_a_street_name(gazetteer: Gazetteer) -> None:
+    # 建设路街道 (not drawn on the demo map) is attributed to 猛追湾街道, which holds 建设路社区
+    m = gazetteer.resolve("建设路街道双林路66号")
+    assert m.status == "resolved" and m.matched == "双林路 66号" and m.confidence == 0.95
+    street = gazetteer.resolve("成华区建设路街道")
+    assert street.status == "resolved" and street.area is not None and street.area.street_code == "S01"
+    # an unknown "<road>街道" is a street's name, not the road: it adds nothing
+    assert gazetteer.resolve("双林路街道").status == "unresolved"
+    assert gazetteer.resolve("东三环路二段与槐树店路交叉口").precision == "intersection"
 
 
 @pytest.mark.parametrize(
@@ -223,6 +255,8 @@ def test_address_inside_a_message_is_extracted_and_resolved(text: str, address: 
         "小区门口的路灯坏了一个星期，晚上很黑",
         "楼上装修太吵了，周末早上七点就开始",
         "我想咨询一下居住证怎么办理",
+        "我们小区门口有人乱停车",
+        "其居住的龙潭街道某小区二次供水水箱有青苔",  # a street that is not on the demo map, no name
         "",
     ],
 )

@@ -84,6 +84,7 @@ _TAIL = re.compile(
     r"^(?:(?:的)?(?:第)?\d{1,5}(?:[-之附]\d{1,4})*(?:号院|号楼|号|栋|幢|座|单元|弄|楼|层|室|段)?)*"
     r"(?:附近|旁边|边上|对面|门口|门前|路口|交叉口|东侧|西侧|南侧|北侧|一带|周边)?"
 )
+_QUALIFIER = re.compile(r"^(?:附近|旁边|边上|对面|门口|门前|路口|东侧|西侧|南侧|北侧|一带|周边)?")
 # text allowed between two names of one address (建设路街道双林路66号, 建设路与二环路东一段交叉口)
 _JOINER = re.compile(r"^(?:街道|社区|与|和|跟|同|及|的|靠近|旁|近|小区)?$")
 _ADMIN_BEFORE = re.compile(r"(?:中国)?(?:四川省?)?(?:成都市?)?(?:成华区)?$")
@@ -93,6 +94,8 @@ _UNKNOWN_ADDRESS = re.compile(
     r"(?:住在|家在|在|住|位于|地址是?|地点是?)((?:[\u4e00-\u9fff]{2,8}?(?:路|街|巷|大道)\d{1,5}号)"
     r"|(?:[\u4e00-\u9fff]{2,8}?(?:小区|花园|家园|公寓)(?:\d{1,3}(?:栋|幢|号楼))?))"
 )
+_NOT_IN_A_NAME = frozenset("我你他她们的了某个各每这那些里外上下后前旁边其所和与住在是有到去从多很搞想请申旧老")
+_CLAUSES = re.compile(r"[,，.。;；!！?？、\n]+")
 _BUILDING_DX_M = 25.0
 _BUILDING_DY_M = 30.0
 _BUILDINGS_PER_ROW = 4
@@ -115,6 +118,8 @@ _CONF_COMMUNITY = 0.7
 _CONF_STREET = 0.5
 _CONF_AREA_LEVEL = 0.8
 _CONF_AREA_LEVEL_ALIAS = 0.75
+_CONF_ROAD_IN_ONE_STREET = 0.75
+_ROAD_SAMPLE_M = 40.0
 _CONF_ROAD_ONLY = 0.45
 _CONF_ROAD_NUMBER_UNKNOWN = 0.4
 _BONUS_CONSISTENT = 0.03
@@ -450,6 +455,7 @@ class Gazetteer:
         self._context_only = {normalize_address(n).casefold() for n in context_only}
         self._index: dict[str, list[_Named]] = {}
         self._build_index()
+        self._road_areas = {road.name: self._areas_along(road.line) for road in self._roads}
         self._keys = sorted(self._index, key=lambda k: (-len(k), k))
 
     # ---- construction --------------------------------------------------------------------------
@@ -534,6 +540,17 @@ class Gazetteer:
                 for alias in self._area_aliases.get(ref.code, ()):
                     self._add(alias, _Named(area=area, alias=True))
 
+    def _areas_along(self, line: Sequence[Point]) -> tuple[frozenset[str], frozenset[str]]:
+        """(street codes, community codes) the line passes through, sampled every 40 m."""
+        origin = line[0]
+        length = sum(math.dist(_to_xy(a, origin), _to_xy(b, origin)) for a, b in zip(line, line[1:], strict=False))
+        steps = max(1, math.ceil(length / _ROAD_SAMPLE_M))
+        grids = [self.places.locate(*_along(line, k / steps)) for k in range(steps + 1)]
+        return (
+            frozenset(g.street_code for g in grids if g is not None),
+            frozenset(g.community_code for g in grids if g is not None),
+        )
+
     def names(self) -> list[str]:
         """Every road, landmark, compound and area name known (for operator autocomplete)."""
         return sorted(
@@ -581,11 +598,16 @@ class Gazetteer:
                 best = (key, ExtractedAddress(text=piece, match=match))
         if best is not None:
             return best[1]
-        unknown = _UNKNOWN_ADDRESS.search(norm)
-        if unknown is None:
-            return None
-        piece = unknown.group(1)
-        return ExtractedAddress(text=piece, match=self.resolve(piece))
+        for clause in _CLAUSES.split(text):  # within one clause: 住在桥南街，小区的… names no compound
+            unknown = _UNKNOWN_ADDRESS.search(normalize_address(clause).casefold())
+            if unknown is None:
+                continue
+            piece = unknown.group(1)
+            name = re.sub(r"(?:小区|花园|家园|公寓)(?:\d{1,3}(?:栋|幢|号楼))?$", "", piece)
+            if "小区" in name or any(ch in _NOT_IN_A_NAME for ch in name):
+                continue  # 我们小区, 的某小区, 老旧小区: no name was written
+            return ExtractedAddress(text=piece, match=self.resolve(piece))
+        return None
 
     def _counts_in_text(self, text: str, m: _Mention) -> bool:
         if m.key not in self._context_only:
@@ -596,8 +618,11 @@ class Gazetteer:
     def _address_spans(self, text: str, mentions: Sequence[_Mention]) -> list[tuple[int, int]]:
         spans: list[tuple[int, int]] = []
         for m in mentions:
-            tail = _TAIL.match(text[m.end :])
+            numbered = any(t.road or t.compound for t in m.targets)
+            tail = (_TAIL if numbered else _QUALIFIER).match(text[m.end :])
             end = m.end + (tail.end() if tail else 0)
+            if any(t.road for t in m.targets) and text.startswith("街道", m.end):
+                end = m.end + 2  # 建设路街道: a street's name
             admin = _ADMIN_BEFORE.search(text[: m.start])
             start = admin.start() if admin else m.start
             if spans and _JOINER.match(text[spans[-1][1] : m.start]):  # also when the tail reached this name
@@ -689,6 +714,8 @@ class Gazetteer:
         return _along(cast(tuple[Point, ...], rng.line), t, rng.side, self.side_offset_m)
 
     def _road_evidence(self, ev: _Evidence, text: str, m: _Mention, roads: list[_Named], fuzzy: bool) -> None:
+        if text.startswith("街道", m.end):
+            return  # 建设路街道: the name of a street (街道办事处 area), not the road
         found = _NUMBER_AFTER.match(text[m.end :])
         number = int(found.group(1)) if found else None
         hits = [(t, r) for t in roads for r in cast(_Road, t.road).ranges if number is not None and r.covers(number)]
@@ -830,6 +857,34 @@ class Gazetteer:
             ),
         )
 
+    def _road_level(self, norm: str, ev: _Evidence) -> AddressMatch | None:
+        """Only roads are named, without a house number the gazetteer knows: resolve to the street (and the
+        community) when every road named lies in one street; the point and the grid are not guessed."""
+        roads = list({r.name: r for r in ev.road_mentions}.values())
+        if not roads or any(c.fuzzy for c in ev.candidates):
+            return None
+        streets = frozenset.intersection(*(self._road_areas[r.name][0] for r in roads))
+        if len(streets) != 1 or any(len(self._road_areas[r.name][0]) != 1 for r in roads):
+            return None
+        communities = frozenset.union(*(self._road_areas[r.name][1] for r in roads))
+        street = self.places.place(next(iter(streets)))
+        community = self.places.place(next(iter(communities))) if len(communities) == 1 else None
+        if street is None:
+            return None
+        return AddressMatch(
+            status="resolved",
+            confidence=_CONF_ROAD_IN_ONE_STREET,
+            matched="、".join(r.name for r in roads),
+            precision="road",
+            normalized=norm,
+            area=AreaRef(
+                street_code=street.code,
+                street_name=street.name,
+                community_code=community.code if community else None,
+                community_name=community.name if community else None,
+            ),
+        )
+
     def _decide(self, norm: str, ev: _Evidence) -> AddressMatch:
         strong = [c for c in ev.candidates if c.precision in _STRONG]
         areas = self._area_candidates(ev.areas)
@@ -842,6 +897,8 @@ class Gazetteer:
                 return AddressMatch(
                     status="ambiguous", confidence=shown[0].confidence, candidates=shown, normalized=norm
                 )
+            if not areas and (road_level := self._road_level(norm, ev)) is not None:
+                return road_level
         pool = sorted(
             (strong + areas) if strong else (areas or ev.candidates), key=lambda c: (-c.confidence, c.matched)
         )
