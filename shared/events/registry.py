@@ -41,3 +41,4 @@ def _load_builtin_events() -> None:
     import shared.events.complaints  # noqa: F401
     import shared.events.feedback  # noqa: F401
     import shared.events.notify  # noqa: F401
+    import shared.events.patrol  # noqa: F401
