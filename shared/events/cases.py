@@ -47,6 +47,14 @@ CASE_ACTIONS = (
     "supplemented",
     "unmerged",
     "corrected",
+    # 紧急警情转交 (dispatch's hand-off job; the case stays ``transferred``): pushed to the joint 110/119/120/122
+    # platform, acknowledged by it (or by a dispatcher on the phone), escalated when no acknowledgement came in time
+    # (``details``: ``handoff_id``, ``service``, ``alert_level``, ``escalations``)
+    "handoff_sent",
+    "handoff_acknowledged",
+    "handoff_escalated",
+    # 就地解决: a grid worker's report solved on the spot (with its photo), closed at once, never dispatched
+    "solved_on_spot",
 )
 
 
