@@ -39,7 +39,7 @@ def _report(console: Console, result: RebuildResult) -> None:
         console.print(f"[yellow]the topics no longer start at offset 0: {', '.join(result.truncated)}[/yellow]")
     if not result.in_sync:
         behind = "unknown" if result.behind is None else str(result.behind)
-        console.print(f"[yellow]not compared: the live consumer is behind the topics by {behind} record(s)[/yellow]")
+        console.print(f"[yellow]not compared: the live consumer and the replay stand {behind} record(s) apart[/yellow]")
     elif result.equal:
         console.print("[green]rebuilt projections equal the incrementally built ones[/green]")
     elif result.equal is False:

@@ -3,16 +3,17 @@
 1. A scratch schema ``analytics_rebuild`` gets empty copies of the projection tables and of ``processed_events``
    (``CREATE TABLE … (LIKE analytics.… INCLUDING ALL)``: the same columns, keys and indexes).
 2. A reader without a consumer group reads every partition of the topics the analytics consumer reads, from the
-   first offset to the end offsets taken at the start, and applies each partition's records in batches through the
-   consumer's own handler, with the same tracking records (a record seen twice is applied once; one that cannot be
-   decoded or applied is skipped and counted, as the consumer would dead-letter it).
+   first offset to the end, and applies each partition's records in batches through the consumer's own handler,
+   with the same tracking records (a record seen twice is applied once; one that cannot be decoded or applied is
+   skipped and counted, as the consumer would dead-letter it). A progress callback follows the records read.
 3. The live tables are locked against the consumer (``processed_events`` in SHARE ROW EXCLUSIVE, the projections
-   in EXCLUSIVE mode: readers go on reading), the rebuild catches up to the end offsets of that moment, and — when
-   the live consumer group has committed exactly those offsets — every projection table is compared row for row
-   with the live one (``EXCEPT ALL`` both ways; the ticker keeps the newest 500 events by arrival and is not
-   compared). Then, unless ``--check``, the live projections are replaced by the rebuilt ones and the rebuilt
-   tracking records are added to the live ones, in one transaction: the live consumer, when it resumes, skips what
-   the rebuild already applied. Source data (逆向评价) is not touched.
+   in EXCLUSIVE mode: readers go on reading) and the rebuild is brought exactly to the offsets the live consumer
+   group has committed, so both have applied the same records. Every projection table is then compared row for row
+   (``EXCEPT ALL`` both ways; the ticker keeps the newest 500 events by arrival and is not compared). Unless
+   ``--check``, the live projections are replaced by the rebuilt ones and the rebuilt tracking records are added to
+   the live ones, in the same transaction: the consumer, when it resumes, skips what the rebuild already applied.
+   (When the live consumer is behind the rebuild, or its offsets are unknown, the rebuild takes everything there is,
+   nothing is compared, and the swap is just as safe.) Source data (逆向评价) is not touched.
 4. The scratch schema is dropped (``--keep`` leaves it for inspection).
 
 A topic whose log no longer starts at offset 0 (retention deleted its oldest records) cannot be rebuilt from the
@@ -24,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -91,7 +92,10 @@ class RebuildResult:
 
 
 class _Reader:
-    """Every partition of the topics, read from the first offset, without a consumer group."""
+    """Every partition of the topics, read from the first offset, without a consumer group.
+
+    The end of a partition is the larger of the broker's end offset (``ListOffsets``) and the high watermark of the
+    last fetch response: the embedded broker answers ``ListOffsets`` with an offset short of the last batch."""
 
     def __init__(self, settings: Settings, topics: Sequence[str]) -> None:
         self.settings = settings
@@ -124,37 +128,62 @@ class _Reader:
         with contextlib.suppress(Exception):
             await self.consumer.stop()
 
-    async def end_offsets(self) -> dict[TopicPartition, int]:
+    async def ends(self) -> dict[TopicPartition, int]:
+        """The best known end of every partition (see the class docstring)."""
         if not self.partitions:
             return {}
-        ends: dict[TopicPartition, int] = await self.consumer.end_offsets(self.partitions)
-        return ends
+        listed: dict[TopicPartition, int] = await self.consumer.end_offsets(self.partitions)
+        return {tp: max(listed.get(tp, 0), self.consumer.highwater(tp) or 0) for tp in self.partitions}
+
+    async def positions(self) -> dict[TopicPartition, int]:
+        return {tp: await self.consumer.position(tp) for tp in self.partitions}
+
+    def total(self, ends: dict[TopicPartition, int]) -> int:
+        return sum(max(0, end - self.beginning.get(tp, 0)) for tp, end in ends.items())
+
+    async def _poll(
+        self,
+        apply: Callable[[list[ConsumerRecord]], Awaitable[None]],
+        stop_at: dict[TopicPartition, int] | None,
+        batch: int,
+    ) -> int:
+        fetched = await self.consumer.getmany(timeout_ms=500, max_records=batch)
+        count = 0
+        for tp, records in fetched.items():
+            limit = stop_at.get(tp) if stop_at is not None else None
+            wanted = records if limit is None else [r for r in records if r.offset < limit]
+            if wanted:
+                await apply(wanted)
+                count += len(wanted)
+            if len(wanted) < len(records):  # read past the stop: come back to it later
+                self.consumer.seek(tp, wanted[-1].offset + 1 if wanted else records[0].offset)
+        return count
+
+    async def read_to_end(self, apply: Callable[[list[ConsumerRecord]], Awaitable[None]], *, batch: int) -> None:
+        """Everything the partitions hold now: until every position reaches the end and a poll brings nothing new,
+        or every position reaches the high watermark of the last fetch (records keep arriving on a live system)."""
+        target = await self.ends()
+        while True:
+            got = await self._poll(apply, None, batch)
+            positions = await self.positions()
+            reached = all(positions[tp] >= target.get(tp, 0) for tp in self.partitions)
+            caught_up = all(positions[tp] >= (self.consumer.highwater(tp) or 0) for tp in self.partitions)
+            if reached and (got == 0 or caught_up):
+                return
 
     async def read_until(
         self,
-        ends: dict[TopicPartition, int],
-        apply: Callable[[list[ConsumerRecord]], object],
+        stop_at: dict[TopicPartition, int],
+        apply: Callable[[list[ConsumerRecord]], Awaitable[None]],
         *,
         batch: int,
     ) -> None:
-        """Apply every record before ``ends``, one partition's batch at a time (in order within a partition)."""
-
-        async def done() -> bool:
-            for tp, end in ends.items():
-                if await self.consumer.position(tp) < end:
-                    return False
-            return True
-
-        while not await done():
-            fetched = await self.consumer.getmany(timeout_ms=500, max_records=batch)
-            for tp, records in fetched.items():
-                wanted = [r for r in records if r.offset < ends.get(tp, 0)]
-                if wanted:
-                    result = apply(wanted)
-                    if asyncio.iscoroutine(result):
-                        await result
-                if len(wanted) < len(records):  # read past the end: come back to it in the next phase
-                    self.consumer.seek(tp, wanted[-1].offset + 1 if wanted else records[0].offset)
+        """Every record before ``stop_at`` (a partition already past it stays where it is)."""
+        while True:
+            positions = await self.positions()
+            if all(positions.get(tp, 0) >= end for tp, end in stop_at.items()):
+                return
+            await self._poll(apply, stop_at, batch)
 
 
 class _Applier:
@@ -238,10 +267,11 @@ async def _committed(settings: Settings, partitions: Sequence[TopicPartition]) -
     return {tp: (meta.offset if meta is not None and meta.offset >= 0 else 0) for tp, meta in found.items()}
 
 
-def _lag(ends: dict[TopicPartition, int], committed: dict[TopicPartition, int] | None) -> int | None:
+def _distance(positions: dict[TopicPartition, int], committed: dict[TopicPartition, int] | None) -> int | None:
+    """Records between the rebuild's positions and the live group's committed offsets (None: unknown)."""
     if committed is None:
         return None
-    return sum(max(0, end - committed.get(tp, 0)) for tp, end in ends.items())
+    return sum(abs(pos - committed.get(tp, 0)) for tp, pos in positions.items())
 
 
 async def _compare(conn: AsyncConnection, tables: Sequence[str], *, compare: bool) -> list[TableCheck]:
@@ -312,18 +342,16 @@ async def rebuild(
     try:
         await _prepare(live)
         await reader.start()
-        ends = await reader.end_offsets()
         result.truncated = [f"{tp.topic}[{tp.partition}]@{off}" for tp, off in reader.beginning.items() if off > 0]
-        applier.total = sum(end - reader.beginning.get(tp, 0) for tp, end in ends.items())
+        applier.total = reader.total(await reader.ends())
         if progress is not None:
             progress(0, applier.total)
-        await reader.read_until(ends, applier, batch=batch)
-        # let the live consumer reach (about) the same point before the tables are locked for the comparison
+        await reader.read_to_end(applier, batch=batch)
+        # let the live consumer reach the point the rebuild reached before the tables are locked for the comparison
         deadline = time.monotonic() + wait_s
         while time.monotonic() < deadline:
-            ends = await reader.end_offsets()
-            behind = _lag(ends, await _committed(settings, reader.partitions))
-            if behind == 0 or behind is None:
+            behind = _distance(await reader.positions(), await _committed(settings, reader.partitions))
+            if behind is None or behind == 0:
                 break
             await asyncio.sleep(0.5)
         async with live.connect() as conn:
@@ -332,10 +360,15 @@ async def rebuild(
                 await conn.execute(text(f"LOCK TABLE {LIVE_SCHEMA}.{TRACKING_TABLE} IN SHARE ROW EXCLUSIVE MODE"))
                 tables = ", ".join(f"{LIVE_SCHEMA}.{t}" for t in PROJECTION_TABLES)
                 await conn.execute(text(f"LOCK TABLE {tables} IN EXCLUSIVE MODE"))
-                ends = await reader.end_offsets()
-                applier.total = max(applier.total, sum(e - reader.beginning.get(tp, 0) for tp, e in ends.items()))
-                await reader.read_until(ends, applier, batch=batch)
-                result.behind = _lag(ends, await _committed(settings, reader.partitions))
+                # the live consumer applies nothing more now: bring the rebuild exactly to where it is
+                committed = await _committed(settings, reader.partitions)
+                positions = await reader.positions()
+                if committed is not None and all(positions[tp] <= committed.get(tp, 0) for tp in reader.partitions):
+                    applier.total = max(applier.total, reader.total(committed))
+                    await reader.read_until(committed, applier, batch=batch)
+                else:  # the live consumer is behind the rebuild (or unknown): the rebuild takes everything there is
+                    await reader.read_to_end(applier, batch=batch)
+                result.behind = _distance(await reader.positions(), committed)
                 result.in_sync = result.behind == 0
                 result.tables = await _compare(conn, PROJECTION_TABLES, compare=result.in_sync)
                 if check_only or (result.truncated and not force):
