@@ -282,6 +282,10 @@ ACTION_NAMES: dict[str, str] = {
     "publicized": "通报",
     "supplemented": "补充材料",
     "corrected": "更正分类",
+    "handoff_sent": "推送警情",
+    "handoff_acknowledged": "接警确认",
+    "handoff_escalated": "转交未确认升级",
+    "solved_on_spot": "网格员现场解决",
 }
 ROLE_NAMES = {"handler": "承办单位", "dispatcher": "派单员", "admin": "管理员"}
 SYSTEM_ACTORS = {
@@ -292,6 +296,7 @@ SYSTEM_ACTORS = {
     "system:duplicates": "重复诉求识别",
     "survey": "回访系统",
     "citizen": "市民",
+    "system:handoff": "警情转交",
 }
 ACTOR_CHANNELS = {"sms": "短信", "wechat": "微信", "web": "网页", "phone": "电话", "hotline": "电话"}
 LEVEL_NAMES = {"yellow": "黄色预警", "red": "超期", "publicize": "超期通报", "whistle": "吹哨报到超时"}
@@ -350,6 +355,10 @@ def describe(action: str, details: dict[str, Any] | None = None) -> str:
     if action == "transferred":
         service = str(d.get("service") or "")
         return f"{name}：{EMERGENCY_NAMES.get(service, service or '110')}"
+    if action in ("handoff_sent", "handoff_acknowledged") and d.get("service"):
+        return f"{name}：{EMERGENCY_NAMES.get(str(d['service']), str(d['service']))}"
+    if action == "handoff_escalated" and d.get("alert_level"):
+        return f"{name}：警示升至{d['alert_level']}级"
     if action in ("extension_requested", "extension_approved") and d.get("days"):
         approved = action == "extension_approved" and d.get("deadline_at")
         until = f"，新时限至{_local(d['deadline_at'])}" if approved else ""

@@ -14,6 +14,7 @@ States (DOMAIN.md "The case life cycle")::
     dispatched|signed ── suspend ─> suspended ── resume ─> (back where it was; the clock stops)
     any open state ── merge ─> merged ── close ─> closed                      (并单: follows the master)
     merged ── unmerge ─> triage                                              (取消并单: handled on its own again)
+    accepted ── solve_on_spot ─> verified ── close ─> closed                 (就地解决: a grid worker solved it)
 
 Self-loops (state unchanged, recorded): progress, request/approve/deny extension, whistle, report,
 warn, urge, supervise, publicize, correct (更正分类: the dispatcher's kind/matter label, kept for retraining).
@@ -77,6 +78,7 @@ ACTIONS: dict[str, str] = {
     "publicize": "publicized",
     "unmerge": "unmerged",
     "correct": "corrected",
+    "solve_on_spot": "solved_on_spot",
 }
 PAST_TO_COMMAND: dict[str, str] = {v: k for k, v in ACTIONS.items()}
 
@@ -117,6 +119,7 @@ _SOURCES: dict[str, frozenset[str]] = {
     "publicize": WORKING | {"returned", "triage", "suspended"},
     "unmerge": frozenset({"merged"}),
     "correct": frozenset(STATES) - TERMINAL,
+    "solve_on_spot": frozenset({"accepted"}),
 }
 
 
@@ -199,6 +202,8 @@ def _guard(snap: Snapshot, command: str, now: datetime | None, params: dict[str,
         return "this department was not convened (吹哨) or has already reported"
     if command == "report" and not snap.whistle_pending:
         return "no department is waiting to report"
+    if command == "solve_on_spot" and snap.channel != "grid":
+        return "only a grid worker's report is solved on the spot (就地解决)"
     if command == "merge" and params and not params.get("master_id"):
         return "a merge needs the master case"
     if command in ("dispatch", "reassign", "arbitrate") and params and not params.get("lead"):
@@ -254,6 +259,8 @@ def next_state(snap: Snapshot, command: str, params: dict[str, Any]) -> str:
         return "triage"
     if command == "reopen":
         return "signed"
+    if command == "solve_on_spot":
+        return "verified"  # the worker's photo of the result is the 核查; the case closes at once
     return snap.state  # self-loops
 
 
