@@ -69,6 +69,19 @@ PUBLIC: dict[tuple[str, str, str], str] = {
     ("analytics", "GET", "/api/v1/stats/departments"): "aggregate counts",
     ("analytics", "GET", "/api/v1/stats/events"): "anonymised ticker",
     ("analytics", "GET", "/api/v1/open-data/cases.csv"): "open data: aggregates",
+    **{
+        ("analytics", "GET", path): "measures, ranking, 红黑榜, monthly report: aggregates"
+        for path in (
+            "/api/v1/measures",
+            "/api/v1/measures/ranking",
+            "/api/v1/measures/red-black",
+            "/api/v1/measures/trend",
+            "/api/v1/reports/monthly",
+            "/api/v1/reports/monthly.csv",
+            "/api/v1/reports/monthly.xlsx",
+        )
+    },
+    ("analytics", "GET", "/api/v1/measures/config"): "the weights and thresholds in force (configuration)",
 }
 DEV_ONLY = {"/dev/messages"}  # the development sink shows what was sent (off in production)
 SUPERVISOR_ONLY = {("intake", "GET", "/api/v1/operators")}
@@ -537,6 +550,11 @@ def _roles(
                 ("handler key as a worker token", {"X-Worker-Token": handler}, (401,)),
                 ("token forged for another worker", {"X-Worker-Token": _forged_grid_token(creds)}, (401,)),
             ]
+    elif service == "analytics":
+        if "DispatchKey" in security:
+            out.append(("intake operator key", api(creds.operator), (401,)))
+            if path.startswith("/api/v1/exports/"):
+                out.append(("handler key", api(handler), (403,)))
     elif service == "notify":
         if "DispatcherKey" in security:
             out += [("handler key", api(handler), (403,)), ("intake operator key", api(creds.operator), (401,))]
