@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from shared.duplicates.text import TextSimilarity, normalise, text_similarity
@@ -39,6 +39,7 @@ SUGGEST_SCORE = 0.45
 SUGGEST_TEXT = 0.20
 WEIGHTS = {"text": 0.55, "matter": 0.20, "place": 0.15, "time": 0.10}
 _EARTH_M = 6_371_008.8
+_ADDRESS_HEAD = re.compile(r"^(?:四川省)?(?:成都市?)?(?:成华区?)?")
 _ROAD_NUMBER = re.compile(r"([\u4e00-\u9fa5]{2,10}?(?:路|街|巷|大道)(?:[一二三四五六七八九十]段)?)(\d+)号")
 
 
@@ -108,7 +109,7 @@ def _matter(a: Report, b: Report) -> tuple[str, float, str]:
 
 
 def _road_number(address: str | None) -> tuple[str, int] | None:
-    m = _ROAD_NUMBER.search(normalise(address or ""))
+    m = _ROAD_NUMBER.search(_ADDRESS_HEAD.sub("", normalise(address or "").strip()))
     return (m.group(1), int(m.group(2))) if m else None
 
 
@@ -130,7 +131,7 @@ def _place(a: Report, b: Report) -> tuple[float, float | None, str, bool]:
     if ra and rb and ra[0] == rb[0]:
         if abs(ra[1] - rb[1]) <= 6:
             return 0.9 if ra[1] == rb[1] else 0.75, None, f"无坐标，地址相近（{ra[0]}{ra[1]}号 / {rb[1]}号）", True
-        return 0.2, None, f"无坐标，同一条路但门牌相差较远（{ra[0]}{ra[1]}号 / {rb[1]}号）", False
+        return 0.1, None, f"无坐标，同一条路但门牌相差较远（{ra[0]}{ra[1]}号 / {rb[1]}号）", False
     na, nb = normalise(a.address or "").strip(), normalise(b.address or "").strip()
     if na and na == nb:
         return 0.8, None, f"无坐标，地址相同（{a.address}）", True
@@ -142,8 +143,10 @@ def _place(a: Report, b: Report) -> tuple[float, float | None, str, bool]:
 
 
 def _duration(hours: float) -> str:
+    if hours < 1 / 60:
+        return "不到 1 分钟"
     if hours < 1:
-        return f"{max(1, round(hours * 60))} 分钟"
+        return f"{round(hours * 60)} 分钟"
     if hours < 48:
         return f"{hours:.0f} 小时"
     days, rest = divmod(round(hours), 24)
@@ -153,7 +156,8 @@ def _duration(hours: float) -> str:
 def _time(a: Report, b: Report) -> tuple[float, float | None, str, bool]:
     if a.time is None or b.time is None:
         return 0.7, None, "缺少时间", True
-    hours = abs((a.time - b.time).total_seconds()) / 3600
+    ta, tb = (t if t.tzinfo else t.replace(tzinfo=UTC) for t in (a.time, b.time))  # naive: UTC, as stored
+    hours = abs((ta - tb).total_seconds()) / 3600
     window_h = WINDOW.total_seconds() / 3600
     if hours > window_h:
         return 0.0, round(hours, 2), f"间隔 {_duration(hours)}，超过 {WINDOW.days} 天", False
@@ -165,7 +169,7 @@ def _text_reason(sim: TextSimilarity) -> str:
     if sim.object_mismatch:
         return f"描述的对象不同：{'、'.join(sim.only_a[:3])} / {'、'.join(sim.only_b[:3])}"
     if not sim.shared:
-        return "描述没有共同内容"
+        return "描述没有共同内容" if sim.score < 0.05 else f"描述只有相关内容（相似度 {sim.score:.2f}）"
     words = "、".join(sim.shared[:5])
     if sim.score >= MERGE_TEXT["unknown"]:
         return f"描述相近：{words}（相似度 {sim.score:.2f}）"

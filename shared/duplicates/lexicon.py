@@ -30,7 +30,7 @@ pothole|坑洼|obj|坑 大坑 坑洼 坑坑洼洼 凹坑 坑槽 烂路 路烂了
 collapse|塌陷|issue|塌陷 下陷 沉陷 陷下去 塌了 凹陷 塌 垮塌 垮了
 crack|开裂|issue|开裂 裂缝 裂开 裂口 龟裂 鼓包 裂了 起包 裂
 road|路面|ctx|路面 道路 马路 沥青 柏油 柏油路 水泥路 路段 车道 机动车道 非机动车道 路基
-streetlight|路灯|fac|路灯 灯杆 路灯杆 照明灯 街灯 灯 灯泡 照明 一盏灯 路灯坏了 照明设施 景观灯
+streetlight|路灯|fac|路灯 灯杆 路灯杆 照明灯 街灯 灯 盏灯 灯泡 照明 一盏灯 路灯坏了 照明设施 景观灯
 not_lit|不亮|issue|不亮 没亮 没亮过 不亮了 无照明 没有照明 没照明 熄灭 灭了 亮不起来 时亮时不亮 闪烁 一闪一闪 闪
     不亮起 没开灯 不开灯 亮不了 全黑 一个都不亮
 dark|黑暗|sym|黑黢黢 黑漆漆 黑咕隆咚 黑乎乎 黑麻麻 漆黑 一片漆黑 看不清 看不到路 看不见 太黑 好黑 黑得很
@@ -249,7 +249,8 @@ STOPWORDS = """
 有关单位 职能 主管 主管部门 负责 负责人 老板 店主 店家 商家 当事人 施工方 运营商 运营企业 住建部门 市政部门
 """
 
-#: Objects close enough that two reports naming them apart may still be one problem (half credit, no mismatch).
+#: Concepts close enough that two reports naming them apart may still be one problem (half credit; for objects, no
+#: mismatch).
 RELATED_OBJECTS = frozenset(
     frozenset(pair)
     for pair in (
@@ -273,6 +274,8 @@ RELATED_OBJECTS = frozenset(
         ("illegal_cab", "vehicle_noise"),
         ("exhaust", "car_wash"),
         ("garbage", "pests"),
+        ("not_lit", "dark"),
+        ("smell", "sewage"),
     )
 )
 

@@ -265,7 +265,7 @@ def _mix(a: set[str], b: set[str], credit: float = 0.0, overlap_share: float = 0
 
 
 def _related_credit(only_a: set[str], only_b: set[str]) -> float:
-    """Half the weight of each pair of related objects (摊贩 ~ 出店经营) the two texts name apart."""
+    """Half the weight of each pair of related concepts (摊贩 ~ 出店经营, 不亮 ~ 黑黢黢) the two texts name apart."""
     credit = 0.0
     for x in only_a:
         for y in only_b:
@@ -311,14 +311,15 @@ def compare_concepts(a: Sequence[str], b: Sequence[str]) -> TextSimilarity:
     if oa and ob:
         credit = _related_credit(oa - ob, ob - oa)
         objects = _mix(oa, ob, credit, OBJECT_OVERLAP_SHARE)
-        rest = _mix(sa - oa, sb - ob)
+        ra, rb = sa - oa, sb - ob
+        rest = _mix(ra, rb, _related_credit(ra - rb, rb - ra))
         if objects == 0.0:
             mismatch = True
             score = rest * OBJECT_MISMATCH
         else:
             score = 0.65 * objects + 0.35 * rest
     else:
-        score = _mix(sa, sb)
+        score = _mix(sa, sb, _related_credit(sa - sb, sb - sa))
     pa, pb = _problems(sa), _problems(sb)
     agree = _problems_agree(pa, pb)
     if not agree and pa - GENERIC_ISSUES.keys() and pb - GENERIC_ISSUES.keys():

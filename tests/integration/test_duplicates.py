@@ -1,92 +1,99 @@
-"""并单: two close, similar complaints of one category merge; another category or far away does not."""
+"""并单 through the database: a paraphrase of an open case nearby merges into it (reasons in its history); the same
+spot with another problem, the same problem far away, a closed or an old case do not; a middling one is suggested."""
 
 from __future__ import annotations
 
 import datetime as dt
+import random
 import uuid
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from services.dispatch.case.models import Case
-from services.dispatch.duplicate.service import (
-    duplicates_of,
-    find_duplicates,
-    haversine_m,
-    merge_or_suggest,
-    text_similarity,
-)
+from services.dispatch.case.models import Case, CaseHistory
+from services.dispatch.duplicate.service import duplicates_of, find_duplicates, merge_or_suggest
 from tests.db import sessions_fixture
 from tests.integration.dispatch_factory import add_cases, new_case
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-LON, LAT = 104.1010, 30.6600  # somewhere in Chenghua
-TEXT = "建设路12号门口井盖坏了，晚上很危险"
-
-
+M_PER_DEG_LAT = 111_320.0
 maker = sessions_fixture("dispatch")
 
 
-def _case(**kw: object) -> Case:
+def spot() -> tuple[float, float]:
+    """A point of its own for each test (cases of other tests in this database are kilometres away)."""
+    rng = random.SystemRandom()
+    return 104.05 + rng.uniform(0, 0.1), 30.60 + rng.uniform(0, 0.1)
+
+
+def _case(base: tuple[float, float], *, east_m: float = 0.0, **kw: object) -> Case:
     now = dt.datetime.now(dt.UTC)
-    grid = kw.pop("grid_code", f"G{uuid.uuid4().hex[:6]}")
+    lon, lat = base
     values: dict[str, object] = {
         "state": "dispatched",
         "category": "SZ",
-        "lon": LON,
-        "lat": LAT,
-        "text": TEXT,
+        "matter_code": "SZ002",
+        "lon": lon + east_m / (M_PER_DEG_LAT * 0.86),
+        "lat": lat,
+        "address": "双林路66号",
+        "text": "双林路66号门口那个井盖莫得了，晚上黑黢黢的",
         "received_at": now,
         "deadline_at": now + dt.timedelta(days=7),
-        "grid_code": grid,
+        "grid_code": f"G{uuid.uuid4().hex[:6]}",
     }
     values.update(kw)
     return new_case(**values)
 
 
-def test_similarity_and_distance() -> None:
-    assert text_similarity(TEXT, "建设路12号门口的井盖坏了，很危险") > 0.6
-    assert text_similarity(TEXT, "小区楼下烧烤油烟太大，影响休息") < 0.2
-    assert 100 < haversine_m(LON, LAT, LON + 0.0012, LAT) < 130  # ~115 m east at 30.66 N
-
-
-async def test_close_similar_complaint_is_merged(maker: async_sessionmaker[AsyncSession]) -> None:
-    earlier = dt.datetime.now(dt.UTC) - dt.timedelta(days=2)
+async def test_paraphrase_nearby_is_merged_with_reasons(maker: async_sessionmaker[AsyncSession]) -> None:
+    base = spot()
+    earlier = dt.datetime.now(dt.UTC) - dt.timedelta(hours=5)
+    operator = "市民来电反映：成华区双林路66号附近人行道一处窨井盖缺失，存在安全隐患，要求尽快补装。"
     async with maker() as session, session.begin():
-        (master,) = await add_cases(session, [_case(received_at=earlier, state="signed")])
+        (master,) = await add_cases(session, [_case(base, text=operator, received_at=earlier, state="signed")])
     async with maker() as session, session.begin():
-        (dup,) = await add_cases(session, [_case(text="建设路12号门口的井盖坏了，很危险", lon=LON + 0.0008)])
+        (dup,) = await add_cases(session, [_case(base, east_m=62)])
         found = await merge_or_suggest(session, dup)
-        assert found is not None and found.case_id == master.id
-        assert found.distance_m is not None and found.distance_m < 200
+        assert found is not None and found.case_id == master.id and found.decision == "merge"
+        assert found.distance_m is not None and 55 < found.distance_m < 70
+        assert "事项相同（SZ002 井盖缺失破损）" in found.reasons
+        assert any(r.startswith("间隔 5 小时") for r in found.reasons)
     async with maker() as session:
         merged = await session.get(Case, dup.id)
         assert merged is not None and merged.state == "merged" and merged.merged_into == master.id
         links = await duplicates_of(session, master.id)
         assert [(link.case_id, link.status) for link in links] == [(dup.id, "merged")]
+        history = (await session.execute(select(CaseHistory).where(CaseHistory.case_id == dup.id))).scalars().all()
+        reason = next(h.reason for h in history if h.action == "merged")
+        assert reason is not None and reason.startswith(f"重复诉求，并入 {master.tracking_code}")
+        assert "描述相近：井盖、缺失" in reason and "相距 6" in reason
 
 
-async def test_other_category_far_away_or_old_is_not_merged(maker: async_sessionmaker[AsyncSession]) -> None:
+async def test_another_problem_far_closed_or_old_is_not_merged(maker: async_sessionmaker[AsyncSession]) -> None:
+    base = spot()
     now = dt.datetime.now(dt.UTC)
+    light = "双林路66号门口的路灯不亮好几天了，晚上黑黢黢的"
     async with maker() as session, session.begin():
-        other_cat, far, old, closed = await add_cases(
+        other_problem, far, closed, old = await add_cases(
             session,
             [
-                _case(category="HB", received_at=now - dt.timedelta(hours=1)),
-                _case(lon=LON + 0.01, received_at=now - dt.timedelta(hours=1)),  # ~950 m away
-                _case(received_at=now - dt.timedelta(days=9)),
-                _case(state="closed", received_at=now - dt.timedelta(hours=1)),
+                _case(base, text=light, matter_code="SZ003", received_at=now - dt.timedelta(hours=1)),
+                _case(base, east_m=1200, received_at=now - dt.timedelta(hours=1)),
+                _case(base, state="closed", received_at=now - dt.timedelta(hours=1)),
+                _case(base, received_at=now - dt.timedelta(days=9)),
             ],
         )
     async with maker() as session, session.begin():
-        (new,) = await add_cases(session, [_case(lon=LON + 0.0005)])
-        ids = {c.case_id for c in await find_duplicates(session, new)}
-        assert not ids & {other_cat.id, far.id, old.id, closed.id}
-        # the earlier test's cases sit at this point too: keep this one apart by text
-        new.text = "路灯不亮了，晚上黑漆漆的"
+        (new,) = await add_cases(session, [_case(base, east_m=30)])
+        found = {c.case_id: c for c in await find_duplicates(session, new)}
+        assert not found.keys() & {far.id, closed.id, old.id}  # not even candidates
+        assert found[other_problem.id].decision == "separate"
+        assert any(r.startswith("描述的对象不同") for r in found[other_problem.id].reasons)
         assert await merge_or_suggest(session, new) is None
         assert new.state == "dispatched"
+        assert await duplicates_of(session, new.id) == []
 
 
 async def test_same_grid_without_point_and_middling_text_is_suggested(
@@ -94,23 +101,17 @@ async def test_same_grid_without_point_and_middling_text_is_suggested(
 ) -> None:
     grid = f"G{uuid.uuid4().hex[:6]}"
     now = dt.datetime.now(dt.UTC)
+    common = {"grid_code": grid, "lon": None, "lat": None, "address": None, "matter_code": "SZ003"}
     async with maker() as session, session.begin():
         (first,) = await add_cases(
             session,
-            [
-                _case(
-                    grid_code=grid,
-                    lon=None,
-                    lat=None,
-                    text="建设路12号井盖松动",
-                    received_at=now - dt.timedelta(hours=3),
-                )
-            ],
+            [_case(spot(), text="建设路12号门口的路灯不亮", received_at=now - dt.timedelta(hours=3), **common)],
         )
     async with maker() as session, session.begin():
-        (second,) = await add_cases(
-            session, [_case(grid_code=grid, lon=None, lat=None, text="建设路12号的井盖松了，一踩就响")]
-        )
+        (second,) = await add_cases(session, [_case(spot(), text="建设路12号门口晚上黑黢黢的，看不清路", **common)])
+        found = await find_duplicates(session, second)
+        assert [(c.case_id, c.decision) for c in found] == [(first.id, "suggest")]
+        assert "无坐标，同一网格（" + grid + "）" in found[0].reasons
         assert await merge_or_suggest(session, second) is None
         links = await duplicates_of(session, second.id)
         assert [(link.candidate_id, link.status) for link in links] == [(first.id, "suggested")]

@@ -1,38 +1,51 @@
 """并单 / 疑似重复: a new case about a problem an open case already covers.
 
-Candidates: open cases of the same category, received in the 7 days before the new one, within
-~200 m (haversine on lon/lat) — or in the same grid when either case has no point — whose text is
-similar (mean of the character-bigram Jaccard and rapidfuzz's ratio, both 0..1). At or above
-:data:`MERGE_THRESHOLD` the new case is merged into the best candidate through the core's ``merge``
-transition (the citizen then follows the master case: the ``merged`` event carries the master's
-tracking code for notify); between :data:`SUGGEST_THRESHOLD` and it, a suggestion is stored for
-the dispatchers (``GET /api/v1/dispatch/duplicates?case_id=``).
+Candidates: open cases received in the 7 days before the new one within ~200 m (haversine on lon/lat) — or in the
+same grid when either case has no point. Each is judged by :func:`shared.duplicates.compare` (matter/category
+agreement, distance, time gap and the meaning of the two texts — a paraphrase in other words, dialect or another
+register still matches; see :mod:`shared.duplicates`). The best ``merge`` candidate becomes the master: the new case
+is merged through the core's ``merge`` transition (the citizen then follows the master case: the ``merged`` event
+carries the master's tracking code for notify), with the reasons in its history. ``suggest`` candidates are stored
+for the dispatchers (``GET /api/v1/dispatch/duplicates?case_id=``).
+
+This module scores nothing itself and imports from ``case`` only the model (and, lazily, the transition it
+applies), so it adds no import cycle.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC
 
-from rapidfuzz import fuzz
 from sqlalchemy import and_, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dispatch.case.models import Case
 from services.dispatch.duplicate.models import CaseDuplicate
+from shared.duplicates import MERGE_RADIUS_M, WINDOW, Comparison, Report, compare, haversine_m
 
-RADIUS_M = 200.0
-WINDOW = timedelta(days=7)
-MERGE_THRESHOLD = 0.6
-SUGGEST_THRESHOLD = 0.3
+RADIUS_M = MERGE_RADIUS_M
 MAX_CANDIDATES = 50
 ACTOR = "system:duplicates"
 #: Cases a new complaint may follow (open, not already merged into another).
 MASTER_STATES = ("triage", "dispatched", "signed", "returned", "suspended", "replied")
-_EARTH_M = 6_371_008.8
-_PUNCT = set(" \t\r\n，。！？、；：,.!?;:\"'“”‘’（）()【】[]…-—")
+
+__all__ = [
+    "ACTOR",
+    "MASTER_STATES",
+    "RADIUS_M",
+    "Candidate",
+    "compare_cases",
+    "duplicates_of",
+    "find_duplicates",
+    "haversine_m",
+    "merge_or_suggest",
+    "report_of",
+]
 
 
 @dataclass(frozen=True)
@@ -43,35 +56,38 @@ class Candidate:
     text_score: float
     distance_m: float | None
     same_grid: bool
+    decision: str = "separate"  # merge | suggest | separate
+    reasons: tuple[str, ...] = ()
 
 
-def haversine_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * _EARTH_M * math.asin(min(1.0, math.sqrt(h)))
+def report_of(case: Case) -> Report:
+    """A case as 并单 compares it (its text, place, time of receipt and routed matter)."""
+    received = case.received_at
+    if received is not None and received.tzinfo is None:
+        received = received.replace(tzinfo=UTC)
+    return Report(
+        text=case.text or "",
+        address=case.address,
+        lon=case.lon,
+        lat=case.lat,
+        time=received,
+        matter_code=case.matter_code,
+        category=case.category,
+        grid_code=case.grid_code,
+    )
 
 
-def _clean(text: str) -> str:
-    return "".join(ch for ch in text if ch not in _PUNCT)
+def compare_cases(new: Case, earlier: Case) -> Comparison:
+    return compare(report_of(new), report_of(earlier))
 
 
-def bigrams(text: str) -> set[str]:
-    t = _clean(text)
-    return {t[i : i + 2] for i in range(len(t) - 1)} or ({t} if t else set())
-
-
-def text_similarity(a: str, b: str) -> float:
-    """0..1: mean of the character-bigram Jaccard and rapidfuzz's normalised ratio."""
-    ba, bb = bigrams(a), bigrams(b)
-    jaccard = len(ba & bb) / len(ba | bb) if ba and bb else 0.0
-    return (jaccard + fuzz.ratio(_clean(a), _clean(b)) / 100) / 2
+def _judge(new: Report, others: Sequence[tuple[str, str, Report]]) -> list[tuple[str, str, Comparison]]:
+    return [(case_id, code, compare(new, other)) for case_id, code, other in others]
 
 
 async def find_duplicates(session: AsyncSession, case: Case) -> list[Candidate]:
-    """Open cases of the same category near ``case`` in the last 7 days with similar text, best first."""
-    if not case.category:
-        return []
+    """Open cases near ``case`` received in the 7 days before it, each with its 并单 decision, best first
+    (``separate`` ones included: callers keep what they need)."""
     near = []
     if case.lon is not None and case.lat is not None:
         dlat = RADIUS_M / 111_000 * 1.5
@@ -87,51 +103,57 @@ async def find_duplicates(session: AsyncSession, case: Case) -> list[Candidate]:
         select(Case)
         .where(
             Case.id != case.id,
-            Case.category == case.category,
             Case.state.in_(MASTER_STATES),
             Case.received_at >= case.received_at - WINDOW,
             Case.received_at <= case.received_at,
             or_(*near),
         )
-        .order_by(Case.received_at)
+        .order_by(Case.received_at.desc())
         .limit(MAX_CANDIDATES)
     )
-    found: list[Candidate] = []
+    others: list[tuple[str, str, Report]] = []
+    grids: dict[str, bool] = {}
     for other in (await session.execute(stmt)).scalars():
-        distance = None
         if None not in (case.lon, case.lat, other.lon, other.lat):
-            distance = haversine_m(case.lon, case.lat, other.lon, other.lat)  # type: ignore[arg-type]
-            if distance > RADIUS_M:
+            if haversine_m(case.lon, case.lat, other.lon, other.lat) > RADIUS_M:  # type: ignore[arg-type]
                 continue
         elif not (case.grid_code and case.grid_code == other.grid_code):
             continue
-        similarity = text_similarity(case.text, other.text)
-        found.append(
-            Candidate(
-                other.id,
-                other.tracking_code,
-                round(similarity, 4),
-                round(similarity, 4),
-                None if distance is None else round(distance, 1),
-                bool(case.grid_code and case.grid_code == other.grid_code),
-            )
+        others.append((other.id, other.tracking_code, report_of(other)))
+        grids[other.id] = bool(case.grid_code and case.grid_code == other.grid_code)
+    if not others:
+        return []
+    # jieba and the scoring are CPU work (and the first call loads a dictionary): off the event loop
+    judged = await asyncio.to_thread(_judge, report_of(case), others)
+    found = [
+        Candidate(
+            case_id,
+            code,
+            result.score,
+            result.text_score,
+            result.distance_m,
+            grids[case_id],
+            result.decision,
+            result.reasons,
         )
-    found.sort(key=lambda c: -c.score)
+        for case_id, code, result in judged
+    ]
+    found.sort(key=lambda c: (c.decision != "merge", -c.score))
     return found
 
 
 async def merge_or_suggest(session: AsyncSession, case: Case, *, defer: bool = False) -> Candidate | None:
-    """Merge ``case`` into its best duplicate (score ≥ MERGE_THRESHOLD) — returns that master — or
-    store the candidates above SUGGEST_THRESHOLD as suggestions for the dispatchers (returns None)."""
+    """Merge ``case`` into its best ``merge`` candidate — returns that master — or store the ``suggest``
+    candidates for the dispatchers (returns None)."""
     from services.dispatch.case import flows
     from services.dispatch.case.state import OPEN_STATES
 
     if case.state not in OPEN_STATES or case.state in ("replied", "verified", "surveyed") or case.merged_into:
         return None
-    candidates = [c for c in await find_duplicates(session, case) if c.score >= SUGGEST_THRESHOLD]
+    candidates = [c for c in await find_duplicates(session, case) if c.decision in ("merge", "suggest")]
     if not candidates:
         return None
-    master = candidates[0] if candidates[0].score >= MERGE_THRESHOLD else None
+    master = candidates[0] if candidates[0].decision == "merge" else None
     rows = [
         {
             "case_id": case.id,
@@ -151,7 +173,7 @@ async def merge_or_suggest(session: AsyncSession, case: Case, *, defer: bool = F
         case,
         "merge",
         actor=ACTOR,
-        reason=f"重复诉求，并入 {master.tracking_code}",
+        reason=f"重复诉求，并入 {master.tracking_code}（{'；'.join(master.reasons)}）",
         master_id=master.case_id,
         master_tracking_code=master.tracking_code,
         score=master.score,
