@@ -11,6 +11,8 @@ from services.dispatch.audit_checkpoints import run_checkpoints
 from services.dispatch.case.routes import router as case_router
 from services.dispatch.consumers import handle_complaints
 from services.dispatch.duplicate.routes import router as duplicate_router
+from services.dispatch.handoff.job import run_handoffs
+from services.dispatch.handoff.routes import router as handoff_router
 from services.dispatch.sla.metrics import sla_metrics
 from services.dispatch.sla.readiness import calendar_readiness
 from services.dispatch.sla.service import run_scanner
@@ -24,13 +26,21 @@ from shared.settings import Settings
 def create_app(settings: Settings | None = None) -> FastAPI:
     return create_service_app(
         "dispatch",
-        routers=[case_router, handler_router, dispatcher_router, track_router, duplicate_router, web_router],
+        routers=[
+            case_router,
+            handler_router,
+            dispatcher_router,
+            track_router,
+            duplicate_router,
+            web_router,
+            handoff_router,
+        ],
         consumers=[
             ConsumerSpec(group="dispatch", topics=[topics.COMPLAINTS], handler=handle_complaints),
             ConsumerSpec(group="dispatch-feedback", topics=[topics.FEEDBACK], handler=handle_feedback),
         ],
         readiness_checks=[calendar_readiness],
-        background=[run_scanner, run_checkpoints, sla_metrics],
+        background=[run_scanner, run_checkpoints, sla_metrics, run_handoffs],
         settings=settings,
         title="Linkage dispatch",
         description="Cases through the closed loop: routing, SLA clock, escalation, handler API.",

@@ -173,6 +173,10 @@ async def transition(
     stage_case_event(
         session, case, recorded, from_state=before.state, at=now, actor=actor, reason=reason, details=entry.details
     )
+    if command == "transfer":  # 紧急警情: the hand-off job hands the case to 110/119/120/122 (same transaction)
+        from services.dispatch.handoff.service import stage_handoff
+
+        stage_handoff(session, case, now=now, service=str(details.get("service") or case.lead or "110"), reason=reason)
     if defer:
         return entry
     try:
