@@ -71,6 +71,9 @@ class DuplicateCandidate(BaseModel):
     same_grid: bool
     text_similarity: float
     score: float
+    #: 并单's decision (merge: would be merged automatically; suggest: worth a look) and its reasons in Chinese
+    decision: str = "suggest"
+    reasons: list[str] = []
 
 
 class DuplicateAnswer(BaseModel):

@@ -34,6 +34,7 @@ from services.intake.complaint.models import Complaint
 from services.intake.complaint.schemas import ComplaintDraft
 from services.intake.places import GridRef, default_places
 from shared.catalog import default_catalog
+from shared.duplicates import Report, compare
 from shared.events.complaints import GeoPoint
 from shared.settings import Settings
 
@@ -110,7 +111,8 @@ async def duplicate_candidates(
     session: AsyncSession, query: DuplicateQuery, *, now: datetime | None = None
 ) -> DuplicateAnswer:
     """Earlier complaints of the same category near the same place (same grid, or within ``radius_m``)
-    received in the last ``days`` days, ranked by text similarity and closeness."""
+    received in the last ``days`` days that 并单 (:func:`shared.duplicates.compare`) would merge or suggest,
+    merge first, with its score and reasons."""
     draft = await asyncio.to_thread(enrich_sync, _draft_for(query))
     category = query.category or (query.matter_code[:2] if query.matter_code else None) or draft.category
     if category is None and draft.suggestions:
@@ -146,7 +148,7 @@ async def duplicate_candidates(
         .limit(200)
     )
     rows = list((await session.execute(stmt)).scalars())
-    found: list[DuplicateCandidate] = []
+    nearby: list[tuple[Complaint, float | None, bool]] = []
     for c in rows:
         dist = (
             distance_m(point[0], point[1], c.lon, c.lat)
@@ -156,10 +158,23 @@ async def duplicate_candidates(
         same_grid = grid is not None and c.grid_code == grid
         if not same_grid and (dist is None or dist > query.radius_m):
             continue
-        sim = text_similarity(query.text, c.text)
-        closeness = 1.0 if dist is None else max(0.0, 1 - dist / query.radius_m)
-        if same_grid:
-            closeness = max(closeness, 0.5)
+        nearby.append((c, dist, same_grid))
+    # the same 并单 decision as dispatch's automatic merge and POST /api/v1/dispatch/duplicates/compare
+    draft_report = Report(
+        text=query.text,
+        address=query.address,
+        lon=point[0] if point else None,
+        lat=point[1] if point else None,
+        time=now or datetime.now(UTC),
+        matter_code=query.matter_code,
+        category=category,
+        grid_code=grid,
+    )
+    judged = await asyncio.to_thread(lambda: [compare(draft_report, _report_of(c)) for c, _, _ in nearby])
+    found: list[DuplicateCandidate] = []
+    for (c, dist, same_grid), result in zip(nearby, judged, strict=True):
+        if result.decision == "separate":
+            continue
         found.append(
             DuplicateCandidate(
                 id=c.id,
@@ -172,12 +187,29 @@ async def duplicate_candidates(
                 received_at=c.received_at,
                 distance_m=round(dist, 1) if dist is not None else None,
                 same_grid=same_grid,
-                text_similarity=sim,
-                score=round(0.6 * sim + 0.4 * closeness, 4),
+                text_similarity=result.text_score,
+                score=result.score,
+                decision=result.decision,
+                reasons=list(result.reasons),
             )
         )
-    found.sort(key=lambda d: (-d.score, -d.received_at.timestamp()))
+    found.sort(key=lambda d: (d.decision != "merge", -d.score, -d.received_at.timestamp()))
     return answer.model_copy(update={"candidates": found[: query.limit]})
+
+
+def _report_of(c: Complaint) -> Report:
+    """An earlier complaint as 并单 compares it (the classifier's first suggestion when nobody set a matter)."""
+    first = c.suggestions[0] if c.suggestions else {}
+    return Report(
+        text=c.text,
+        address=c.address,
+        lon=c.lon,
+        lat=c.lat,
+        time=c.received_at,
+        matter_code=c.matter_code or first.get("matter_code"),
+        category=c.category or first.get("category"),
+        grid_code=c.grid_code,
+    )
 
 
 def knowledge_answers(query: KnowledgeQuery, limit: int = 3) -> KnowledgeAnswers:
