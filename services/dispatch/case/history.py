@@ -297,6 +297,7 @@ SYSTEM_ACTORS = {
     "survey": "回访系统",
     "citizen": "市民",
     "system:handoff": "警情转交",
+    "grid": "网格员",
 }
 ACTOR_CHANNELS = {"sms": "短信", "wechat": "微信", "web": "网页", "phone": "电话", "hotline": "电话"}
 LEVEL_NAMES = {"yellow": "黄色预警", "red": "超期", "publicize": "超期通报", "whistle": "吹哨报到超时"}
@@ -363,7 +364,7 @@ def describe(action: str, details: dict[str, Any] | None = None) -> str:
         approved = action == "extension_approved" and d.get("deadline_at")
         until = f"，新时限至{_local(d['deadline_at'])}" if approved else ""
         return f"{name}{d['days']}个工作日{until}"
-    if action == "resumed" and d.get("suspended_working_days") is not None:
+    if action == "resumed" and d.get("suspended_working_days"):
         return f"{name}，时限顺延{d['suspended_working_days']}个工作日"
     if action in ("surveyed", "closed") and d.get("result"):
         return f"{name}：{d['result']}"
@@ -382,18 +383,23 @@ def describe(action: str, details: dict[str, Any] | None = None) -> str:
     if action in ("warned", "urged", "supervised", "publicized") and d.get("level") in LEVEL_NAMES:
         return f"{name}（{LEVEL_NAMES[str(d['level'])]}）"
     if action == "corrected":
-        changes = [
-            f"诉求类型{d['previous'].get('kind')}→{d.get('kind')}"
-            if isinstance(d.get("previous"), dict) and d["previous"].get("kind") != d.get("kind")
-            else "",
-            f"事项→{matter_name(d['matter_code'])}" if d.get("matter_code") else "",
-            f"大类→{CATEGORY_NAMES.get(str(d.get('category')), '未分类')}" if not d.get("matter_code") else "",
-            f"紧急警情→{EMERGENCY_NAMES.get(str(d.get('emergency')), '否')}"
-            if isinstance(d.get("previous"), dict) and d["previous"].get("emergency") != d.get("emergency")
-            else "",
-        ]
-        return f"{name}：" + "，".join(c for c in changes if c)
+        return f"{name}：" + "，".join(_corrections(d))
     return name
+
+
+def _corrections(d: dict[str, Any]) -> list[str]:
+    """What a 更正分类 changed, in words (everything it records when the previous labels are unknown)."""
+    before = d["previous"] if isinstance(d.get("previous"), dict) else {}
+    out = []
+    if before.get("kind") != d.get("kind"):
+        out.append(f"诉求类型{before.get('kind') or ''}→{d.get('kind')}")
+    if d.get("matter_code") and before.get("matter_code") != d.get("matter_code"):
+        out.append(f"事项→{matter_name(d['matter_code'])}")
+    elif not d.get("matter_code") and before.get("category") != d.get("category"):
+        out.append(f"大类→{CATEGORY_NAMES.get(str(d.get('category')), '未分类')}")
+    if before and before.get("emergency") != d.get("emergency"):
+        out.append(f"紧急警情→{EMERGENCY_NAMES.get(str(d.get('emergency')), '否')}")
+    return out or ["分类不变"]
 
 
 def reason_text(action: str, reason: str | None, actor: str | None) -> str | None:

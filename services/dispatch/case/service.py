@@ -24,11 +24,17 @@ OUTSIDE_DISTRICT_NOTE = "坐标不在本区范围内"
 
 
 async def open_cases(
-    session: AsyncSession, events: Sequence[ComplaintReceivedV1], *, traces: dict[str, str | None] | None = None
+    session: AsyncSession,
+    events: Sequence[ComplaintReceivedV1],
+    *,
+    traces: dict[str, str | None] | None = None,
+    now: datetime | None = None,
 ) -> list[Case]:
     """Create one case per complaint (a complaint seen before is ignored), record ``created`` and route it:
-    transfer (emergency), answer + close (knowledge base), merge into an open duplicate, dispatch, or
-    triage. Flushes. (Timers follow from the transitions: see sla.service.on_case_transition.)"""
+    transfer (emergency), answer + close (knowledge base), close as solved on the spot (a grid worker's report),
+    merge into an open duplicate, dispatch, or triage. Flushes. (Timers follow from the transitions: see
+    sla.service.on_case_transition.) ``now``: when it happens (default: now; the demo history import passes
+    the past)."""
     from services.dispatch.sla.service import schedule_cases_timers
 
     if not events:
@@ -36,27 +42,84 @@ async def open_cases(
     rows = []
     decisions: dict[str, RoutingDecision] = {}
     awaiting: dict[str, dict[str, Any]] = {}
+    on_spot: dict[str, ComplaintReceivedV1] = {}
     for event in events:
         decision, waits = place_check(event, route(event))
         decisions[event.complaint_id] = decision
         if waits:
             awaiting[event.complaint_id] = {"awaits_place": True}
-        rows.append(_case_row(event, decision))
+        row = _case_row(event, decision)
+        if solved_on_spot(event, decision):  # 就地解决: closed at once, no handling limit, never dispatched
+            on_spot[event.complaint_id] = event
+            row.update(deadline_at=None, deadline_provisional=False, deadline_limit=None)
+        rows.append(row)
     stmt = insert(Case).values(rows).on_conflict_do_nothing(index_elements=["complaint_id"]).returning(Case.id)
     created_ids = set((await session.execute(stmt)).scalars())
     if not created_ids:
         return []
     cases = list((await session.execute(select(Case).where(Case.id.in_(created_ids)))).scalars())
-    now = datetime.now(UTC)
+    now = now or datetime.now(UTC)
     # New cases are this transaction's own: transitions are deferred and written in one flush, and their
     # timers in one INSERT (a few statements per batch instead of ~10 per case).
     with session.no_autoflush:
         for case in sorted(cases, key=lambda c: c.received_at):
             with continue_trace((traces or {}).get(case.complaint_id), "open case"):
+                if case.complaint_id in on_spot:
+                    await _open_solved_on_spot(session, case, on_spot[case.complaint_id], now)
+                    continue
                 await _open_one(session, case, decisions[case.complaint_id], now, awaiting.get(case.complaint_id))
     await session.flush()
     await schedule_cases_timers(session, cases, now=now)
     return cases
+
+
+def solved_on_spot(event: ComplaintReceivedV1, decision: RoutingDecision) -> bool:
+    """就地解决: a grid worker's report marked solved on the spot (intake requires its photo); an emergency the
+    classifier found in it is still transferred."""
+    return event.channel == "grid" and event.solved_on_spot and decision.outcome != "transfer"
+
+
+async def _open_solved_on_spot(session: AsyncSession, case: Case, event: ComplaintReceivedV1, now: datetime) -> None:
+    """``created`` → ``solved_on_spot`` (the worker's photo stands for 核查) → ``closed``: recorded in the history,
+    counted by analytics as received and closed, never dispatched, no timers."""
+    from services.dispatch.case import flows
+
+    flows.append_history(
+        session,
+        case,
+        "created",
+        from_state=None,
+        actor="intake",
+        reason=None,
+        details={"channel": case.channel, "kind": case.kind},
+        public=True,
+        at=now,
+    )
+    stage_case_event(session, case, "created", from_state=None, at=now, details={"solved_on_spot": True})
+    worker = (event.operator_id or str(event.reporter.user_id or "").removeprefix("grid:")) or None
+    photos = [a.model_dump(exclude_none=True) for a in event.attachments]
+    await flows.transition(
+        session,
+        case,
+        "solve_on_spot",
+        actor="grid",
+        reason="网格员现场解决",
+        now=now,
+        defer=True,
+        public=True,
+        worker=worker,
+        photos=photos,
+    )
+    await flows.transition(
+        session,
+        case,
+        "close",
+        actor="grid",
+        reason="网格员现场解决，现场照片为证，直接结案",
+        now=now,
+        defer=True,
+        solved_on_spot=True,
+    )
 
 
 def place_check(event: ComplaintReceivedV1, decision: RoutingDecision) -> tuple[RoutingDecision, bool]:
@@ -104,7 +167,8 @@ async def _open_one(
         public=True,
         at=now,
     )
-    stage_case_event(session, case, "created", from_state=None, at=now)
+    transfer = {"transfer_to": decision.emergency_service} if decision.outcome == "transfer" else None
+    stage_case_event(session, case, "created", from_state=None, at=now, details=transfer)  # notify: the receipt
     if decision.outcome not in ("transfer", "answer") and await merge_or_suggest(session, case, defer=True) is not None:
         return  # 并单: a duplicate of an open case follows that case instead of being routed
     await flows.route_case(session, case, decision, now=now, defer=True, extra=extra)

@@ -82,8 +82,9 @@ async def file_grid_report(
     response: Response,
     worker: GridWorker,
 ) -> ChannelComplaintOut:
-    """A grid worker reports a catalog matter (``matter_code``), optionally solved on the spot. The worker's
-    token is checked (401) before the body is read."""
+    """A grid worker reports a catalog matter (``matter_code``), optionally solved on the spot (就地解决: with at
+    least one photo; dispatch closes it at once, never dispatched). The worker's token is checked (401) before
+    the body is read."""
     settings = runtime.settings
     worker_id, own_grids = worker
     fields, files = await read_body(request, max_files=settings.upload_max_photos)
@@ -118,6 +119,10 @@ async def file_grid_report(
     )
     channel_key = f"{worker_id}:{key}"[:128]
     existing = await complaints.get_by_channel_key(session, "grid", channel_key)
+    if existing is None and body.solved_on_spot and not photos:  # 就地解决 closes the case: the photo is the proof
+        raise RequestValidationError(
+            [{"loc": ("photos",), "msg": "现场解决须上传至少一张现场照片", "type": "value_error"}]
+        )
     if existing is None:
         point = (
             GeoPoint(lon=body.lon, lat=body.lat, source="gps")
