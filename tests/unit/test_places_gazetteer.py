@@ -184,6 +184,9 @@ def test_a_road_name_followed_by_jiedao_is_a_street_name(gazetteer: Gazetteer) -
     assert m.status == "resolved" and m.matched == "双林路 66号" and m.confidence == 0.95
     street = gazetteer.resolve("成华区建设路街道")
     assert street.status == "resolved" and street.area is not None and street.area.street_code == "S01"
+    # attributed, it never contradicts a point: 双林路274号 lies in 双桥子街道 on the demo map
+    far = gazetteer.resolve("建设路街道双林路274号")
+    assert far.status == "resolved" and far.grid is not None and far.grid.street_code == "S04"
     # an unknown "<road>街道" is a street's name, not the road: it adds nothing
     assert gazetteer.resolve("双林路街道").status == "unresolved"
     assert gazetteer.resolve("东三环路二段与槐树店路交叉口").precision == "intersection"

@@ -187,6 +187,7 @@ class _Named:
     compound: _Compound | None = None
     area: _Area | None = None
     alias: bool = False
+    attributed: bool = False  # a street not on the map, attributed to this area: it never contradicts a point
 
 
 @dataclass
@@ -437,6 +438,7 @@ class Gazetteer:
         *,
         compounds: Sequence[_Compound] = (),
         area_aliases: Mapping[str, Sequence[str]] | None = None,
+        attributed: Mapping[str, Sequence[str]] | None = None,
         context_only: Sequence[str] = (),
         resolve_threshold: float = 0.7,
         candidate_threshold: float = 0.3,
@@ -452,6 +454,7 @@ class Gazetteer:
         self._landmarks = list(landmarks)
         self._compounds = list(compounds)
         self._area_aliases = {code: tuple(names) for code, names in (area_aliases or {}).items()}
+        self._attributed = {code: tuple(names) for code, names in (attributed or {}).items()}
         self._context_only = {normalize_address(n).casefold() for n in context_only}
         self._index: dict[str, list[_Named]] = {}
         self._build_index()
@@ -487,11 +490,13 @@ class Gazetteer:
             _check_grid(f"compound #{i} ({compound.name})", compound.point, grid, place_index)
             compounds.append(compound)
         aliases: dict[str, list[str]] = {}
+        attributed: dict[str, list[str]] = {}
         for i, raw in enumerate(raw_lists["areas"]):
             code = raw.get("code") if isinstance(raw, Mapping) else None
             if not isinstance(code, str) or place_index.place(code) is None:
                 raise PlaceDataError(f"area #{i}: 'code' must be a street, community or grid code of the map")
             aliases.setdefault(code, []).extend(_names(raw.get("aliases"), f"area #{i} ({code})"))
+            attributed.setdefault(code, []).extend(_names(raw.get("attributed"), f"area #{i} ({code})"))
         context_only = raw_lists["context_only"]
         if not all(isinstance(n, str) and n.strip() for n in context_only):
             raise PlaceDataError("gazetteer: 'context_only' must be a list of names")
@@ -501,6 +506,7 @@ class Gazetteer:
             place_index,
             compounds=compounds,
             area_aliases=aliases,
+            attributed=attributed,
             context_only=context_only,
             **options,
         )
@@ -539,6 +545,8 @@ class Gazetteer:
                 self._add(ref.name, _Named(area=area))
                 for alias in self._area_aliases.get(ref.code, ()):
                     self._add(alias, _Named(area=area, alias=True))
+                for name in self._attributed.get(ref.code, ()):
+                    self._add(name, _Named(area=area, alias=True, attributed=True))
 
     def _areas_along(self, line: Sequence[Point]) -> tuple[frozenset[str], frozenset[str]]:
         """(street codes, community codes) the line passes through, sampled every 40 m."""
@@ -676,7 +684,8 @@ class Gazetteer:
         mentioned_roads = {t.road.name for m in all_mentions for t in m.targets if t.road} | {
             t.road.base for m in all_mentions for t in m.targets if t.road
         }
-        areas = [t.area for m in all_mentions for t in m.targets if t.area]
+        areas = [t.area for m in all_mentions for t in m.targets if t.area and not t.attributed]
+        attributed = [t.area for m in all_mentions for t in m.targets if t.area and t.attributed]
         for m in all_mentions:
             fuzzy = m.similarity < 1.0
             roads = [t for t in m.targets if t.road]
@@ -688,7 +697,8 @@ class Gazetteer:
             compounds = [t for t in m.targets if t.compound]
             if compounds:
                 self._compound_evidence(ev, text, m, compounds, mentioned_roads, areas, fuzzy)
-        ev.areas = areas
+        # a street attributed to a map area (建设路街道 → 猛追湾街道) says where only when nothing else does
+        ev.areas = areas if areas or any(c.precision in _STRONG for c in ev.candidates) else attributed
         named_in_full = {t.area.code for m in all_mentions for t in m.targets if t.area and not t.alias}
         ev.area_aliases = {t.area.code for m in all_mentions for t in m.targets if t.area and t.alias} - named_in_full
         self._intersection_evidence(ev)

@@ -105,6 +105,12 @@ class ChannelComplaintOut(BaseModel):
     errand: bool = False
     solved_on_spot: bool = False
     outside_own_grid: bool = False
+    outside_district: bool = Field(
+        default=False, description="the point lies outside the district's map: no grid, the case goes to triage"
+    )
+    place_note: str | None = Field(default=None, description="why the place is incomplete (坐标不在本区范围内)")
+    address: str | None = Field(default=None, description="the address given, or the one read from the text")
+    address_status: str = Field(default="none", description="resolved | ambiguous | unresolved | none")
     received_at: datetime
     created: bool = True
     tracking_secret: str | None = Field(

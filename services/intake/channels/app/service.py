@@ -88,6 +88,10 @@ def complaint_out(c: Complaint, sub: ChannelSubmission | None, *, created: bool)
         errand=bool(sub and sub.errand),
         solved_on_spot=c.solved_on_spot,
         outside_own_grid=c.outside_own_grid,
+        outside_district=bool((c.place or {}).get("outside_district")),
+        place_note=(c.place or {}).get("note"),
+        address=c.address,
+        address_status=c.address_status,
         received_at=c.received_at,
         created=created,
     )
