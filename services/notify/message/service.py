@@ -57,8 +57,16 @@ def citizen_body(
     code = event.tracking_code
     details = event.details or {}
     if template == "receipt":
+        if details.get("transfer_to"):  # 紧急警情: the first message says where it went, never "按时限办理"
+            service = str(details["transfer_to"])
+            center = t.EMERGENCY_CENTERS.get(service, f"{service}指挥中心")
+            when = t.shanghai_time(event.at)
+            body = t.render("transfer_receipt", code=code, time=when, center=center, service=service)
+            return "transfer_receipt", body
         return template, t.render("receipt", code=code)
     if template == "transferred":
+        if event.from_state == "accepted":
+            return None  # transferred as it was opened: the receipt already said so
         service = str(details.get("service") or "110")
         return template, t.render(
             template, code=code, service=service, service_name=t.EMERGENCY_SERVICES.get(service, "相关部门")
@@ -138,7 +146,8 @@ def compose(
         composed = citizen_body(event, template, settings=settings, base_url=base_url, survey_token=survey_token)
         if composed is not None:
             used, body = composed
-            key = f"receipt:{event.case_id}" if used == "receipt" else f"{used}:{event.case_id}:{event_id}"
+            first = used in ("receipt", "transfer_receipt")
+            key = f"receipt:{event.case_id}" if first else f"{used}:{event.case_id}:{event_id}"
             rows.append(
                 _row(
                     event,

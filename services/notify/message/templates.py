@@ -17,6 +17,13 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 PREFIX = "【12345】"
 
 EMERGENCY_SERVICES = {"110": "公安", "119": "消防", "120": "急救", "122": "交通事故报警"}
+#: who takes a transferred emergency (the first message names it: "已于…转交110指挥中心处置")
+EMERGENCY_CENTERS = {
+    "110": "110指挥中心",
+    "119": "119消防救援指挥中心",
+    "120": "120急救指挥中心",
+    "122": "122交通事故报警台",
+}
 
 #: template name → format string. Values: code, dept, deadline, service, service_name, answer, summary,
 #: link, master, reason, matter.
@@ -24,6 +31,8 @@ TEMPLATES: dict[str, str] = {
     "receipt": PREFIX + "您的诉求已受理，查询码{code}。我们将按时限办理并回复您，可凭查询码查询进度。",
     "transferred": PREFIX + "您的诉求（查询码{code}）属紧急事项，已转{service}（{service_name}）处理。"
     "如情况紧急，请直接拨打{service}。",
+    "transfer_receipt": PREFIX + "您反映的情况属于紧急警情，已于{time}转交{center}处置（查询码{code}）。"
+    "如仍有危险，请立即拨打{service}。",
     "answered": PREFIX + "您咨询的问题（查询码{code}）答复如下：{answer}",
     "answered_plain": PREFIX + "您咨询的问题（查询码{code}）已答复，可凭查询码查看答复内容。",
     "dispatched": PREFIX + "您的诉求（查询码{code}）已派至{dept}办理{deadline_part}。",
