@@ -45,6 +45,10 @@ ACTION_NAMES: dict[str, str] = {
     "urged": "催办",
     "supervised": "督办",
     "publicized": "通报",
+    "handoff_sent": "警情推送",
+    "handoff_acknowledged": "接警确认",
+    "handoff_escalated": "转交未确认升级",
+    "solved_on_spot": "现场解决",
 }
 # The public grid reference data shipped with the demo district (codes and names only).
 _GRID_FILE = Path(__file__).resolve().parents[2] / "intake" / "places" / "data" / "demo_district.geojson"
