@@ -359,7 +359,8 @@ def describe(action: str, details: dict[str, Any] | None = None) -> str:
     if action in ("handoff_sent", "handoff_acknowledged") and d.get("service"):
         return f"{name}：{EMERGENCY_NAMES.get(str(d['service']), str(d['service']))}"
     if action == "handoff_escalated" and d.get("alert_level"):
-        return f"{name}：警示升至{d['alert_level']}级"
+        level = str(d["alert_level"])
+        return f"{name}：警示升至{dict(zip('12345', '一二三四五', strict=True)).get(level, level)}级"
     if action in ("extension_requested", "extension_approved") and d.get("days"):
         approved = action == "extension_approved" and d.get("deadline_at")
         until = f"，新时限至{_local(d['deadline_at'])}" if approved else ""
