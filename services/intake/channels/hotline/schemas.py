@@ -113,6 +113,15 @@ class AddressGrid(BaseModel):
     street_name: str
 
 
+class AddressArea(BaseModel):
+    """The street (and community) of an address that names no more than that (双桥子 → 双桥子街道)."""
+
+    street_code: str
+    street_name: str
+    community_code: str | None = None
+    community_name: str | None = None
+
+
 class AddressCandidateOut(BaseModel):
     matched: str
     confidence: float
@@ -129,4 +138,7 @@ class AddressAnswer(BaseModel):
     precision: str | None
     point: tuple[float, float] | None
     grid: AddressGrid | None
+    area: AddressArea | None = Field(
+        default=None, description="street/community of a resolved address; alone (no grid) when that is all it names"
+    )
     candidates: list[AddressCandidateOut]

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.intake.channels.hotline.dispatch_client import case_states
 from services.intake.channels.hotline.schemas import (
     AddressAnswer,
+    AddressArea,
     AddressCandidateOut,
     AddressGrid,
     CallerHistory,
@@ -266,6 +267,7 @@ def resolve_address(text: str) -> AddressAnswer:
         precision=match.precision,
         point=match.point,
         grid=_grid(match.grid),
+        area=AddressArea(**match.area.model_dump()) if match.area else None,
         candidates=[
             AddressCandidateOut(matched=c.matched, confidence=c.confidence, grid=_grid(c.grid))
             for c in match.candidates
