@@ -194,6 +194,11 @@ def _scan(word: str, lex: Lexicon) -> list[str]:
 
 def concept_ids(text: str, addresses: Iterable[str | None] = ()) -> list[str]:
     """The text's concepts in order (lexicon ids, or ``w:word`` for other content words), repeats dropped."""
+    return list(_concept_ids(text, tuple(sorted({a for a in addresses if a}))))
+
+
+@lru_cache(maxsize=4096)  # an open case is compared with every new one near it
+def _concept_ids(text: str, addresses: tuple[str, ...]) -> tuple[str, ...]:
     lex = lexicon()
     words = _words(strip_places(text, addresses))
     seen: dict[str, None] = {}
@@ -217,7 +222,7 @@ def concept_ids(text: str, addresses: Iterable[str | None] = ()) -> list[str]:
                         seen.setdefault(ident)
             elif _content(word, flag, lex):
                 seen.setdefault(f"w:{word}")
-    return list(seen)
+    return tuple(seen)
 
 
 @lru_cache(maxsize=1)

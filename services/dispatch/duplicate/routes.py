@@ -4,10 +4,13 @@ reports (``POST /api/v1/dispatch/duplicates/compare``). Dispatcher keys only."""
 from __future__ import annotations
 
 import asyncio
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, FastAPI
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 
@@ -16,11 +19,19 @@ from services.dispatch.case.models import Case
 from services.dispatch.duplicate.schemas import CompareIn, CompareOut
 from services.dispatch.duplicate.service import compare_cases, duplicates_of
 from shared.app import SessionDep
-from shared.duplicates import compare
+from shared.duplicates import compare, warm_up
 from shared.errors import NotFound
 from shared.validation import AuthFirstRoute
 
-router = APIRouter(prefix="/api/v1/dispatch", tags=["dispatcher"], route_class=AuthFirstRoute)
+
+@asynccontextmanager
+async def _warm_up(app: FastAPI) -> AsyncIterator[None]:
+    """Load jieba's dictionary while the service starts, not inside the first complaint's transaction."""
+    threading.Thread(target=warm_up, name="duplicates-warm-up", daemon=True).start()
+    yield
+
+
+router = APIRouter(prefix="/api/v1/dispatch", tags=["dispatcher"], route_class=AuthFirstRoute, lifespan=_warm_up)
 
 _AUTH: dict[int | str, dict[str, Any]] = {
     401: {"description": "missing or unknown API key"},
