@@ -99,21 +99,21 @@ def parse_month(text: str) -> date:
         year, month = (int(p) for p in text.strip().split("-"))
         first = date(year, month, 1)
     except ValueError:
-        raise InvalidInput("month must look like 2026-11", field="month") from None
+        raise InvalidInput("月份格式应为 2026-11", field="month") from None
     _check_year(first, "month")
     return first
 
 
 def _check_year(d: date, field: str) -> None:
     if not 2000 <= d.year <= 2100:
-        raise InvalidInput(f"{field} must be between 2000-01-01 and 2100-12-31", field=field)
+        raise InvalidInput(f"日期须在 2000-01-01 至 2100-12-31 之间（{field}）", field=field)
 
 
 def resolve(kind: str = "month", start: date | None = None, end: date | None = None) -> Period:
     """The period of ``kind`` containing ``start`` (default today); ``custom`` runs ``start``..``end`` inclusive
     (at most 366 days). Bad input raises :class:`InvalidInput` (422) naming the field."""
     if kind not in PERIOD_KINDS:
-        raise InvalidInput(f"period must be one of {', '.join(PERIOD_KINDS)}", field="period")
+        raise InvalidInput("统计周期须为 day（日）、week（周）、month（月）或 custom（自定义）", field="period")
     start = start or today()
     _check_year(start, "start")
     if end is not None:
@@ -126,9 +126,9 @@ def resolve(kind: str = "month", start: date | None = None, end: date | None = N
     if kind == "month":
         return month_period(start)
     if end is None:
-        raise InvalidInput("a custom period needs end (the last day, inclusive)", field="end")
+        raise InvalidInput("自定义周期需要结束日期 end（含当天）", field="end")
     if end < start:
-        raise InvalidInput("end is before start", field="end")
+        raise InvalidInput("结束日期早于开始日期", field="end")
     if (end - start).days + 1 > MAX_CUSTOM_DAYS:
-        raise InvalidInput(f"a custom period is at most {MAX_CUSTOM_DAYS} days", field="end")
+        raise InvalidInput(f"自定义周期最长 {MAX_CUSTOM_DAYS} 天", field="end")
     return Period("custom", start, end)

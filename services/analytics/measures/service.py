@@ -200,7 +200,7 @@ def _check_group(group_by: str) -> None:
     from shared.errors import InvalidInput
 
     if group_by not in GROUPS:
-        raise InvalidInput(f"group_by must be one of {', '.join(GROUPS)}", field="group_by")
+        raise InvalidInput("分组 group_by 须为 total、department、street、grid、category 或 channel", field="group_by")
 
 
 # --------------------------------------------------------------------------------------------- measures
@@ -385,7 +385,7 @@ async def ranking_for(
     from shared.errors import InvalidInput
 
     if kind not in ("department", "street"):
-        raise InvalidInput("kind must be department or street", field="kind")
+        raise InvalidInput("kind 须为 department（职能部门）或 street（街道）", field="kind")
     config = config or default_config()
     figures = figures or await measures_for(session, p, group_by="department", now=now, config=config)
     kinds = set(config.ranking.kinds) if kind == "department" else {"street"}
@@ -624,7 +624,10 @@ async def case_rows(
         elif status in STATE_NAMES:
             stmt = stmt.where(c.state == status)
         else:
-            raise InvalidInput(f"status must be open, done or a state ({', '.join(STATE_NAMES)})", field="status")
+            raise InvalidInput(
+                "状态 status 须为 open（在办）、done（已办结）或工单状态代码（" + "、".join(STATE_NAMES) + "）",
+                field="status",
+            )
     late = and_(c.state.in_(CLOCK_STATES), c.deadline_at.is_not(None), c.deadline_at < now)
     if overdue is True:
         stmt = stmt.where(late)

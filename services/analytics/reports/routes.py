@@ -173,7 +173,10 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.1f}%"
 
 
-def _delta(now: float | None, before: float | None, *, rate: bool = True, lower_is_better: bool = False) -> Markup:
+def _delta(
+    now: float | None, before: float | None, *, rate: bool = True, lower_is_better: bool = False, neutral: bool = False
+) -> Markup:
+    """环比: the change from the month before (green when better, red when worse; counts stay grey)."""
     if now is None or before is None:
         return Markup('<span class="delta">—</span>')
     diff = now - before
@@ -182,10 +185,18 @@ def _delta(now: float | None, before: float | None, *, rate: bool = True, lower_
     good = (diff < 0) if lower_is_better else (diff > 0)
     arrow = "↑" if diff > 0 else "↓"
     text = f"{abs(diff) * 100:.1f}个百分点" if rate else f"{abs(diff):.0f}"
-    return Markup(f'<span class="delta {"up" if good else "down"}">{arrow} {text}</span>')
+    tone = "" if neutral else (" up" if good else " down")
+    return Markup(f'<span class="delta{tone}">{arrow} {text}</span>')
+
+
+def _num(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
 
 
 _env.filters["pct"] = _pct
+_env.filters["num"] = _num
 _env.globals["delta"] = _delta
 
 
