@@ -69,6 +69,9 @@ PUBLIC: dict[tuple[str, str, str], str] = {
     ("analytics", "GET", "/api/v1/stats/departments"): "aggregate counts",
     ("analytics", "GET", "/api/v1/stats/events"): "anonymised ticker",
     ("analytics", "GET", "/api/v1/open-data/cases.csv"): "open data: aggregates",
+    ("analytics", "GET", "/api/v1/display/snapshot"): "wall screen: aggregates, masked case numbers",
+    ("analytics", "GET", "/api/v1/display/stream"): "wall screen SSE: the same snapshot (406 unless text/event-stream)",
+    ("analytics", "GET", "/api/v1/hotspots"): "未诉先办 hot spots: aggregates per grid and category",
     **{
         ("analytics", "GET", path): "measures, ranking, 红黑榜, monthly report: aggregates"
         for path in (

@@ -6,6 +6,9 @@ from fastapi import FastAPI
 
 from services.analytics.consumers import GROUP, TOPICS, handle_case_events
 from services.analytics.display.routes import router as display_router
+from services.analytics.hotspots import consumers as patrol_consumers
+from services.analytics.hotspots.routes import router as hotspots_router
+from services.analytics.hotspots.scheduled import run_hotspot_scanner
 from services.analytics.measures.routes import router as measures_router
 from services.analytics.reports.routes import pages as report_pages
 from services.analytics.reports.routes import router as reports_router
@@ -27,8 +30,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             reviews_router,
             report_pages,
             display_router,
+            hotspots_router,
         ],
-        consumers=[ConsumerSpec(group=GROUP, topics=list(TOPICS), handler=handle_case_events)],
+        consumers=[
+            ConsumerSpec(group=GROUP, topics=list(TOPICS), handler=handle_case_events),
+            ConsumerSpec(
+                group=patrol_consumers.GROUP,
+                topics=list(patrol_consumers.TOPICS),
+                handler=patrol_consumers.handle_patrol_events,
+            ),
+        ],
+        background=[run_hotspot_scanner],
         settings=settings,
         title="Linkage analytics",
         description="Projections of the case stream: command-center figures, the measures departments are judged "

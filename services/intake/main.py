@@ -21,7 +21,9 @@ from services.intake.complaint import service as complaint_service
 from services.intake.complaint.routes import router as complaint_router
 from services.intake.console.routes import router as console_router
 from services.intake.operators.routes import router as operators_router
-from shared.app import ServiceRuntime, create_service_app
+from services.intake.patrol import consumers as patrol_consumers
+from services.intake.patrol.routes import router as patrol_router
+from shared.app import ConsumerSpec, ServiceRuntime, create_service_app
 from shared.group_commit import GroupCommitter
 from shared.settings import Settings, get_settings
 
@@ -61,7 +63,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             wechat_router,
             app_router,
             grid_router,
+            patrol_router,
             blob_router,
+        ],
+        consumers=[
+            ConsumerSpec(
+                group=patrol_consumers.GROUP,
+                topics=list(patrol_consumers.TOPICS),
+                handler=patrol_consumers.handle_hotspots,
+            )
         ],
         background=[warm_enrichment, run_complaint_writer, run_media_fetcher],
         readiness_checks=[enrichment_ready],
