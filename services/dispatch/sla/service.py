@@ -15,10 +15,13 @@ Firing — :func:`fire_due_timers` claims due rows with ``SELECT … FOR UPDATE 
 their cases with ``SKIP LOCKED`` too (a case busy in a request is simply retried on the next scan,
 so the scanner never waits on a lock a flow holds), applies the escalation through the core's
 ``transition`` and sets ``fired_at`` in the same short transaction as the staged outbox event.
-Any number of dispatch replicas may scan at once; a crash rolls the batch back and another scan
-fires it. A timer that no longer applies (the case moved on, or its deadline moved) is marked
-``skipped`` — the scanner reschedules a moved deadline itself, so an extension approved without
-a call to :func:`schedule_case_timers` still gets correct timers.
+A batch is written in a fixed number of statements (see the firing section below); a timer that
+needs more (healing, 未评价) or a batch that fails is handled timer by timer in savepoints.
+:func:`run_scanner` runs several scanners per process; any number of dispatch replicas may scan at
+once; a crash rolls the batch back and another scan fires it. A timer that no longer applies (the
+case moved on, or its deadline moved) is marked ``skipped`` — the scanner reschedules a moved
+deadline itself, so an extension approved without a call to :func:`schedule_case_timers` still
+gets correct timers.
 
 Escalation ladder: ``yellow`` → ``urge`` (催办, to the handler); ``red`` → ``supervise`` (督办, to the
 department head and the street center); ``publicize`` → ``publicize`` (通报, public red list);
@@ -34,7 +37,9 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import Counter, Histogram
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import String, any_, bindparam, delete, func, insert, select, text, update
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.dispatch.case.models import Case
@@ -226,12 +231,114 @@ async def timers_for(session: AsyncSession, case_id: str) -> list[CaseTimer]:
 
 
 # ---------------------------------------------------------------------------------------- firing
+#
+# A scan claims due timers with ``FOR UPDATE SKIP LOCKED`` and locks their cases with ``SKIP LOCKED``
+# (a case busy in a request, or held by another scanner, is retried on a later scan). Two paths:
+#
+# - the batch path (every escalation: sign_due/yellow/red/publicize/whistle_due, and every skip): the
+#   outcome of each timer is decided in Python, escalations go through the core's ``transition`` with
+#   ``defer=True`` (the case is locked by this transaction, so nobody else can hold it; nothing is
+#   flushed per timer), then the batch is written in a fixed number of statements whatever its size:
+#   one executemany UPDATE of the escalated cases, the history entries and outbox events in bulk
+#   INSERTs, one UPDATE marking every timer of the batch;
+# - the isolated path (a timer whose deadline moved and needs healing, ``survey_due`` which closes the
+#   case through several transitions, and — should the batch path raise — the whole batch again in a
+#   new transaction): one SAVEPOINT per timer, so a failing timer is retried or given up alone.
+#
+# Exactly once: the timer rows are locked from the claim to the commit that marks them together with
+# the events they staged; a crash rolls both back and a later scan fires them.
+
+#: Escalations that are self-loops (the state does not change) and leave the timers alone
+#: (:func:`on_case_transition` does nothing for them): safe to apply with ``transition(defer=True)``.
+_BATCHABLE = frozenset({"warn", "urge", "supervise", "publicize"})
+#: Default scanner shape (``sla_scan_batch_size`` / ``sla_scan_workers`` settings override them).
+SCAN_BATCH = 500
+SCAN_WORKERS = 2
+#: Shortest pause between two scans of one worker when timers fall due continuously.
+MIN_PAUSE_S = 0.02
+
+_CLAIM = text(
+    "SELECT id, case_id, kind, due_at FROM case_timers WHERE fired_at IS NULL AND due_at <= :now "
+    "ORDER BY due_at, id LIMIT :limit FOR UPDATE SKIP LOCKED"
+)
+_LOCK_CASES = (
+    select(Case)
+    .where(Case.id == any_(bindparam("ids", type_=ARRAY(String))))
+    .with_for_update(skip_locked=True)
+    .execution_options(populate_existing=True)
+)
+_EXISTING = text("SELECT id FROM cases WHERE id = ANY(CAST(:ids AS text[]))")
+#: ``fired_at`` is the moment of this statement, the last of the transaction before its commit.
+_MARK = text(
+    "UPDATE case_timers SET fired_at = clock_timestamp(), outcome = v.outcome "
+    "FROM unnest(CAST(:ids AS bigint[]), CAST(:outcomes AS text[])) AS v(id, outcome) WHERE case_timers.id = v.id"
+)
+_NEXT_DUE = text("SELECT extract(epoch FROM min(due_at) - now()) FROM case_timers WHERE fired_at IS NULL")
+
+ISOLATE = "isolate"
 
 
-async def _transition(session: AsyncSession, case: Case, command: str, *, reason: str, **details: Any) -> None:
-    from services.dispatch.case.flows import transition
+def _counts() -> dict[str, int]:
+    return {"fired": 0, "skipped": 0, "failed": 0, "retry": 0, "busy": 0}
 
-    await transition(session, case, command, actor=SYSTEM_ACTOR, reason=reason, **details)
+
+def _escalation(kind: str, due_at: dt.datetime, case: Case | None) -> tuple[str, str, dict[str, Any]] | str:
+    """What ``kind`` means for ``case`` now, without touching the database: ``"skipped"`` (no longer
+    applies), :data:`ISOLATE` (needs the isolated path) or ``(command, reason, details)`` to apply."""
+    if case is None:
+        return "skipped"
+    details: dict[str, Any] = {"timer": kind, "due_at": due_at.isoformat()}
+    if kind in CLOCK_KINDS or kind == "sign_due":
+        if kind == "sign_due" and case.state not in SIGN_STATES:
+            return "skipped"
+        if case.state not in CLOCK_STATES:
+            return "skipped"
+        if kind in CLOCK_KINDS:
+            expected = {p.kind: p.due_at for p in plan_for_case(case, sign=False)}
+            if kind in expected and abs((expected[kind] - due_at).total_seconds()) > 1:
+                return ISOLATE  # the deadline moved without a reschedule: heal (isolated path)
+        if kind == "sign_due":
+            return "warn", "超时未签收 (sign-for limit passed)", details
+        if kind == "yellow":
+            return "urge", "预警催办: 80% of the time limit used", {**details, "level": "yellow", "to": [case.lead]}
+        if kind == "red":
+            to = [f"{case.lead}:head", f"{case.street_code or 'center'}:center"]
+            return "supervise", "超期督办: the time limit has passed", {**details, "level": "red", "to": to}
+        return "publicize", "超期通报: still open 5 working days after the limit", {**details, "level": "publicize"}
+    if kind == "survey_due":
+        return ISOLATE if case.state in SURVEY_STATES else "skipped"
+    if kind == "whistle_due":
+        departments = (case.whistle or {}).get("departments", {})
+        pending = sorted(code for code, reported_at in departments.items() if reported_at is None)
+        if not pending or case.state not in CLOCK_STATES:
+            return "skipped"
+        return "urge", "吹哨报到超时 (not reported within 30 minutes)", {**details, "level": "whistle", "to": pending}
+    return "skipped"
+
+
+async def _apply_timer(
+    session: AsyncSession, timer: CaseTimer, case: Case | None, now: dt.datetime, claimed: Sequence[int]
+) -> str:
+    """Isolated path: do what ``timer`` means for ``case`` now; return the outcome (fired | skipped)."""
+    from services.dispatch.case.flows import apply_survey, transition
+
+    decision = _escalation(timer.kind, timer.due_at, case)
+    if isinstance(decision, tuple):
+        command, reason, details = decision
+        assert case is not None
+        await transition(session, case, command, actor=SYSTEM_ACTOR, reason=reason, now=now, **details)
+        return "fired"
+    if decision != ISOLATE or case is None:
+        return decision
+    if timer.kind == "survey_due":
+        # 回访超时未评价: no answer in 3 working days
+        await apply_survey(session, case, "未评价", actor=SYSTEM_ACTOR, comment="回访超时未评价", now=now)
+        await cancel_case_timers(session, case.id, keep=claimed)
+        return "fired"
+    # the deadline moved (extension, reopen) without a reschedule: heal and skip this one
+    # (the rows this batch claimed are left for the batch to mark)
+    await _replace(session, case.id, CLOCK_KINDS, plan_for_case(case, sign=False), keep=claimed)
+    return "skipped"
 
 
 def _is_illegal(exc: Exception) -> bool:
@@ -242,162 +349,185 @@ def _is_illegal(exc: Exception) -> bool:
     return isinstance(exc, IllegalTransitionError | IllegalTransition)
 
 
-async def _apply_timer(
-    session: AsyncSession, timer: CaseTimer, case: Case | None, now: dt.datetime, claimed: Sequence[int]
-) -> str:
-    """Do what ``timer`` means for ``case`` now; return the outcome (fired | skipped)."""
-    if case is None:
-        return "skipped"
-    kind = timer.kind
-    details: dict[str, Any] = {"timer": kind, "due_at": timer.due_at.isoformat()}
-    if kind in CLOCK_KINDS or kind == "sign_due":
-        if kind == "sign_due" and case.state not in SIGN_STATES:
-            return "skipped"
-        if case.state not in CLOCK_STATES:
-            return "skipped"
-        expected = {p.kind: p.due_at for p in plan_for_case(case, sign=False)}
-        if kind in expected and abs((expected[kind] - timer.due_at).total_seconds()) > 1:
-            # the deadline moved (extension, reopen) without a reschedule: heal and skip this one
-            # (the rows this batch claimed are left for the batch to mark)
-            await _replace(session, case.id, CLOCK_KINDS, plan_for_case(case, sign=False), keep=claimed)
-            return "skipped"
-        if kind == "sign_due":
-            await _transition(session, case, "warn", reason="超时未签收 (sign-for limit passed)", **details)
-        elif kind == "yellow":
-            await _transition(
-                session,
-                case,
-                "urge",
-                reason="预警催办: 80% of the time limit used",
-                level="yellow",
-                to=[case.lead],
-                **details,
+def _record(counts: dict[str, int], kind: str, outcome: str) -> None:
+    counts[outcome] += 1
+    TIMERS_FIRED.labels(kind, outcome).inc()
+
+
+async def _fire_isolated(
+    session: AsyncSession,
+    timer_ids: Sequence[int],
+    cases: dict[str, Case],
+    now: dt.datetime,
+    claimed: Sequence[int],
+    counts: dict[str, int],
+) -> None:
+    """One SAVEPOINT per timer (rows already claimed, cases already locked by this transaction)."""
+    timers = (
+        await session.execute(select(CaseTimer).where(CaseTimer.id.in_(list(timer_ids))).order_by(CaseTimer.due_at))
+    ).scalars()
+    for timer in list(timers):
+        timer_id, kind, case_id, attempts = timer.id, timer.kind, timer.case_id, timer.attempts or 0
+        case = cases.get(case_id)
+        if case is not None and (case not in session or sa_inspect(case).expired_attributes):
+            # written by the batch path, or rolled back with an earlier timer's savepoint: read it again
+            case = await session.get(Case, case_id, populate_existing=True)
+        try:
+            async with session.begin_nested():
+                # marked first: the transition it triggers reschedules the case's timers and
+                # must not cancel the one being fired (cancellation drops only unfired rows)
+                timer.fired_at, timer.outcome = now, "firing"
+                await session.flush()
+                outcome = await _apply_timer(session, timer, case, now, claimed)
+                timer.outcome = outcome
+                await session.flush()
+        except Exception as exc:  # noqa: BLE001 - one bad timer must not block the others
+            # the savepoint rolled back: forget whatever this attempt changed in memory
+            session.expire(timer)
+            if case is not None:
+                session.expire(case)
+            values: dict[str, Any]
+            if _is_illegal(exc):
+                outcome, values = "skipped", {"fired_at": now, "outcome": "skipped"}
+            else:
+                attempts += 1
+                values = {"attempts": attempts, "last_error": repr(exc)[:500]}
+                if attempts >= MAX_ATTEMPTS:
+                    outcome = "failed"
+                    values.update(fired_at=now, outcome="failed")
+                    log.error("sla timer failed for good", timer=timer_id, kind=kind, case_id=case_id, error=repr(exc))
+                else:
+                    outcome = "retry"
+                    values["due_at"] = now + RETRY_AFTER * attempts
+                    log.warning(
+                        "sla timer failed, will retry", timer=timer_id, kind=kind, case_id=case_id, error=repr(exc)
+                    )
+            await session.execute(
+                update(CaseTimer)
+                .where(CaseTimer.id == timer_id)
+                .values(**values)
+                .execution_options(synchronize_session=False)
             )
-        elif kind == "red":
-            await _transition(
-                session,
-                case,
-                "supervise",
-                reason="超期督办: the time limit has passed",
-                level="red",
-                to=[f"{case.lead}:head", f"{case.street_code or 'center'}:center"],
-                **details,
+        _record(counts, kind, outcome)
+
+
+async def _write_cases(session: AsyncSession, cases: Iterable[Case]) -> None:
+    """Write the changed columns of ``cases`` (locked by this transaction) with one executemany UPDATE per
+    set of changed columns, instead of the ORM's one version-checked UPDATE per row; detach them after."""
+    table = Case.__table__
+    columns = {attr.key: attr.columns[0] for attr in sa_inspect(Case).column_attrs}
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for case in cases:
+        state = sa_inspect(case)
+        # committed_state holds the original value of every attribute set since the load
+        changed = {
+            columns[key].name: state.dict[key]
+            for key in state.committed_state
+            if key in columns and key != "version" and state.dict.get(key) != state.committed_state[key]
+        }
+        session.expunge(case)
+        if changed:
+            groups.setdefault(tuple(sorted(changed)), []).append(
+                {"b_id": case.id, **{f"b_{k}": v for k, v in changed.items()}}
             )
+    for names, params in groups.items():
+        values: dict[str, Any] = {name: bindparam(f"b_{name}") for name in names}
+        values["version"] = table.c.version + 1
+        stmt = table.update().where(table.c.id == bindparam("b_id")).values(values)  # type: ignore[attr-defined]
+        await session.execute(stmt, params)
+
+
+async def _fire_batch(session: AsyncSession, limit: int, now: dt.datetime, counts: dict[str, int]) -> None:
+    from services.dispatch.case.flows import IllegalTransitionError, transition
+
+    rows = list(await session.execute(_CLAIM, {"now": now, "limit": limit}))
+    if not rows:
+        return
+    claimed = [r.id for r in rows]
+    case_ids = sorted({r.case_id for r in rows})
+    locked = {c.id: c for c in (await session.execute(_LOCK_CASES, {"ids": case_ids})).scalars()}
+    existing = set(locked)
+    if len(locked) < len(case_ids):
+        missing = [c for c in case_ids if c not in locked]
+        existing |= set((await session.execute(_EXISTING, {"ids": missing})).scalars())
+    marks: list[tuple[int, str, str]] = []  # (timer id, outcome, kind)
+    isolated: list[int] = []
+    escalated: dict[str, Case] = {}
+    for row in rows:
+        if row.case_id in existing and row.case_id not in locked:
+            counts["busy"] += 1  # a request or another scanner holds the case: a later scan
+            continue
+        case = locked.get(row.case_id)
+        decision = _escalation(row.kind, row.due_at, case)
+        if decision == ISOLATE:
+            isolated.append(row.id)
+            continue
+        if isinstance(decision, tuple) and case is not None:
+            command, reason, details = decision
+            assert command in _BATCHABLE
+            try:
+                await transition(
+                    session, case, command, actor=SYSTEM_ACTOR, reason=reason, now=now, defer=True, **details
+                )
+            except IllegalTransitionError:  # raised before the case is touched
+                marks.append((row.id, "skipped", row.kind))
+                continue
+            escalated[case.id] = case
+            marks.append((row.id, "fired", row.kind))
         else:
-            await _transition(
-                session,
-                case,
-                "publicize",
-                reason="超期通报: still open 5 working days after the limit",
-                level="publicize",
-                **details,
-            )
-        return "fired"
-    if kind == "survey_due":
-        if case.state not in SURVEY_STATES:
-            return "skipped"
-        from services.dispatch.case.flows import apply_survey
-
-        # 回访超时未评价: no answer in 3 working days
-        await apply_survey(session, case, "未评价", actor=SYSTEM_ACTOR, comment="回访超时未评价", now=now)
-        await cancel_case_timers(session, case.id, keep=claimed)
-        return "fired"
-    if kind == "whistle_due":
-        departments = (case.whistle or {}).get("departments", {})
-        pending = sorted(code for code, reported_at in departments.items() if reported_at is None)
-        if not pending or case.state not in CLOCK_STATES:
-            return "skipped"
-        await _transition(
-            session,
-            case,
-            "urge",
-            reason="吹哨报到超时 (not reported within 30 minutes)",
-            level="whistle",
-            to=pending,
-            **details,
-        )
-        return "fired"
-    return "skipped"
-
-
-_CLAIM = text(
-    "SELECT id FROM case_timers WHERE fired_at IS NULL AND due_at <= :now "
-    "ORDER BY due_at, id LIMIT :limit FOR UPDATE SKIP LOCKED"
-)
+            marks.append((row.id, "skipped", row.kind))
+    await _write_cases(session, escalated.values())
+    await session.flush()  # history entries and outbox events: bulk INSERTs
+    if isolated:
+        await _fire_isolated(session, isolated, locked, now, claimed, counts)
+    if marks:
+        await session.execute(_MARK, {"ids": [m[0] for m in marks], "outcomes": [m[1] for m in marks]})
+    for _, outcome, kind in marks:
+        _record(counts, kind, outcome)
 
 
 async def fire_due_timers(
-    sessionmaker: async_sessionmaker[AsyncSession], *, limit: int = 100, now: dt.datetime | None = None
+    sessionmaker: async_sessionmaker[AsyncSession], *, limit: int = SCAN_BATCH, now: dt.datetime | None = None
 ) -> dict[str, int]:
     """Fire up to ``limit`` due timers in one short transaction; return counts by outcome
-    (``fired``, ``skipped``, ``failed``, ``retry``, ``busy`` = case locked elsewhere, left for later)."""
-    counts = {"fired": 0, "skipped": 0, "failed": 0, "retry": 0, "busy": 0}
+    (``fired``, ``skipped``, ``failed``, ``retry``, ``busy`` = case locked elsewhere, left for later).
+
+    Batch path first; if it raises (anything but a transition the case no longer allows, which is a
+    skip), the transaction rolls back and the batch is claimed again and fired timer by timer."""
+    counts = _counts()
     with SCAN_SECONDS.time():
+        now = now or _now()
+        try:
+            async with sessionmaker() as session, session.begin():
+                await _fire_batch(session, limit, now, counts)
+            return counts
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - isolate the failing timer below
+            log.warning("sla batch failed; firing timer by timer", error=repr(exc))
+        counts = _counts()
         async with sessionmaker() as session, session.begin():
-            now = now or _now()
-            ids = [row[0] for row in await session.execute(_CLAIM, {"now": now, "limit": limit})]
-            if not ids:
+            rows = list(await session.execute(_CLAIM, {"now": now, "limit": limit}))
+            if not rows:
                 return counts
-            timers = list(
-                (
-                    await session.execute(select(CaseTimer).where(CaseTimer.id.in_(ids)).order_by(CaseTimer.due_at))
-                ).scalars()
-            )
-            case_ids = sorted({t.case_id for t in timers})
-            locked = {
-                c.id: c
-                for c in (
-                    await session.execute(select(Case).where(Case.id.in_(case_ids)).with_for_update(skip_locked=True))
-                ).scalars()
-            }
-            existing = set(locked) | set(
-                (await session.execute(select(Case.id).where(Case.id.in_(set(case_ids) - set(locked))))).scalars()
-            )
-            for timer in timers:
-                if timer.case_id in existing and timer.case_id not in locked:
-                    counts["busy"] += 1  # a request holds the case: next scan
-                    continue
-                case = locked.get(timer.case_id)
-                try:
-                    async with session.begin_nested():
-                        # marked first: the transition it triggers reschedules the case's timers and
-                        # must not cancel the one being fired (cancellation drops only unfired rows)
-                        timer.fired_at, timer.outcome = now, "firing"
-                        await session.flush()
-                        outcome = await _apply_timer(session, timer, case, now, ids)
-                        timer.outcome = outcome
-                        await session.flush()
-                except Exception as exc:  # noqa: BLE001 - one bad timer must not block the others
-                    if _is_illegal(exc):
-                        timer.fired_at, timer.outcome = now, "skipped"
-                        outcome = "skipped"
-                    else:
-                        timer.attempts = (timer.attempts or 0) + 1
-                        timer.last_error = repr(exc)[:500]
-                        if timer.attempts >= MAX_ATTEMPTS:
-                            timer.fired_at, timer.outcome = now, "failed"
-                            outcome = "failed"
-                            log.error(
-                                "sla timer failed for good",
-                                timer=timer.id,
-                                kind=timer.kind,
-                                case_id=timer.case_id,
-                                error=repr(exc),
-                            )
-                        else:
-                            timer.due_at = now + RETRY_AFTER * timer.attempts
-                            outcome = "retry"
-                            log.warning(
-                                "sla timer failed, will retry",
-                                timer=timer.id,
-                                kind=timer.kind,
-                                case_id=timer.case_id,
-                                error=repr(exc),
-                            )
-                    await session.flush()
-                counts[outcome] += 1
-                TIMERS_FIRED.labels(timer.kind, outcome).inc()
+            claimed = [r.id for r in rows]
+            case_ids = sorted({r.case_id for r in rows})
+            locked = {c.id: c for c in (await session.execute(_LOCK_CASES, {"ids": case_ids})).scalars()}
+            busy = set()
+            if len(locked) < len(case_ids):
+                missing = [c for c in case_ids if c not in locked]
+                busy = set((await session.execute(_EXISTING, {"ids": missing})).scalars())
+            counts["busy"] += sum(1 for r in rows if r.case_id in busy)
+            await _fire_isolated(session, [r.id for r in rows if r.case_id not in busy], locked, now, claimed, counts)
     return counts
+
+
+async def next_due_in(sessionmaker: async_sessionmaker[AsyncSession]) -> float | None:
+    """Seconds until the earliest unfired timer falls due (negative: already due; None: no open timer).
+    One probe of the partial due-time index, whatever the number of open timers."""
+    async with sessionmaker() as session:
+        value = (await session.execute(_NEXT_DUE)).scalar()
+    return None if value is None else float(value)
 
 
 async def pending_count(session: AsyncSession) -> int:
@@ -415,22 +545,36 @@ async def reset_timer(session: AsyncSession, timer_id: int) -> None:
     )
 
 
-async def run_scanner(runtime: ServiceRuntime) -> None:
-    """Background job of the dispatch service: scan every ``sla_scan_interval_s``; drain a backlog
-    without sleeping. Errors (database restarts) are logged and the loop goes on."""
-    interval = float(getattr(runtime.settings, "sla_scan_interval_s", 1.0))
-    batch = int(getattr(runtime.settings, "sla_scan_batch_size", 100))
-    log.info("sla scanner started", interval_s=interval, batch=batch)
+async def _scan_loop(runtime: ServiceRuntime, worker: int, interval: float, batch: int) -> None:
     while True:
         try:
             counts = await fire_due_timers(runtime.sessionmaker, limit=batch)
+            handled = counts["fired"] + counts["skipped"] + counts["failed"] + counts["retry"]
+            if handled >= batch:
+                mark_success(runtime.name, "run_scanner")
+                continue  # a full batch: more are due, scan again at once
+            due_in = await next_due_in(runtime.sessionmaker)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001
-            log.warning("sla scan failed; retrying", error=repr(exc))
+            log.warning("sla scan failed; retrying", worker=worker, error=repr(exc))
             await asyncio.sleep(interval)
             continue
         mark_success(runtime.name, "run_scanner")
-        handled = counts["fired"] + counts["skipped"] + counts["failed"] + counts["retry"]
-        if handled < batch:
-            await asyncio.sleep(interval)
+        # wake when the next timer falls due (not later than the interval, not sooner than MIN_PAUSE_S:
+        # a timer due now but held by another scanner must not make this one spin)
+        pause = interval if due_in is None else min(interval, max(MIN_PAUSE_S, due_in))
+        await asyncio.sleep(pause)
+
+
+async def run_scanner(runtime: ServiceRuntime) -> None:
+    """Background job of the dispatch service: ``sla_scan_workers`` concurrent scanners (each its own
+    transactions; ``SKIP LOCKED`` keeps them apart, as it keeps replicas apart), each waking when the
+    next timer falls due (at least every ``sla_scan_interval_s``) and scanning again at once after a
+    full batch. Errors (database restarts) are logged and the loops go on."""
+    settings = runtime.settings
+    interval = float(getattr(settings, "sla_scan_interval_s", 1.0))
+    batch = int(getattr(settings, "sla_scan_batch_size", SCAN_BATCH))
+    workers = max(1, int(getattr(settings, "sla_scan_workers", SCAN_WORKERS)))
+    log.info("sla scanner started", interval_s=interval, batch=batch, workers=workers)
+    await asyncio.gather(*(_scan_loop(runtime, i, interval, batch) for i in range(workers)))
