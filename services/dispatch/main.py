@@ -10,6 +10,7 @@ from services.dispatch.api.track import router as track_router
 from services.dispatch.audit_checkpoints import run_checkpoints
 from services.dispatch.case.routes import router as case_router
 from services.dispatch.consumers import handle_complaints
+from services.dispatch.demo.routes import router as demo_router
 from services.dispatch.duplicate.routes import router as duplicate_router
 from services.dispatch.handoff.job import run_handoffs
 from services.dispatch.handoff.routes import router as handoff_router
@@ -34,6 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             duplicate_router,
             web_router,
             handoff_router,
+            demo_router,
         ],
         consumers=[
             ConsumerSpec(group="dispatch", topics=[topics.COMPLAINTS], handler=handle_complaints),
