@@ -12,7 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.dispatch.case.models import Case, CaseHistory
+from services.dispatch.case.service import open_cases
 from services.dispatch.duplicate.service import duplicates_of, find_duplicates, merge_or_suggest
+from shared.events.complaints import ComplaintReceivedV1, GeoPoint, PlaceRef
 from tests.db import sessions_fixture
 from tests.integration.dispatch_factory import add_cases, new_case
 
@@ -116,3 +118,38 @@ async def test_same_grid_without_point_and_middling_text_is_suggested(
         links = await duplicates_of(session, second.id)
         assert [(link.candidate_id, link.status) for link in links] == [(first.id, "suggested")]
         assert second.state == "dispatched"
+
+
+def _complaint(text: str, at: tuple[float, float], received: dt.datetime, **kw: object) -> ComplaintReceivedV1:
+    uid = uuid.uuid4().hex[:20].upper()
+    values: dict[str, object] = {
+        "complaint_id": uid,
+        "tracking_code": f"T{uid[:12]}",
+        "channel": "hotline",
+        "channel_key": uid,
+        "kind": "投诉",
+        "text": text,
+        "location": GeoPoint(lon=at[0], lat=at[1], source="operator"),
+        "place": PlaceRef(street_code="S03", grid_code=f"G{uid[:8]}"),
+        "matter_code": "SZ002",
+        "received_at": received,
+    }
+    values.update(kw)
+    return ComplaintReceivedV1(**values)  # type: ignore[arg-type]
+
+
+async def test_paraphrases_in_one_batch_become_one_case(maker: async_sessionmaker[AsyncSession]) -> None:
+    """Both complaints reach dispatch in one consumer batch: the second follows the first opened just before."""
+    lon, lat = spot()
+    now = dt.datetime.now(dt.UTC)
+    grid_worker = _complaint(
+        "网格员巡查发现：双林路66号门前检查井井盖丢失，已设置锥桶警示。", (lon, lat), now - dt.timedelta(hours=2)
+    )
+    citizen = _complaint(
+        "双林路66号门口那个井盖莫得了，晚上黑黢黢的", (lon + 50 / (M_PER_DEG_LAT * 0.86), lat), now, matter_code=None
+    )
+    async with maker() as session, session.begin():
+        opened = {c.complaint_id: c for c in await open_cases(session, [citizen, grid_worker])}
+    first, second = opened[grid_worker.complaint_id], opened[citizen.complaint_id]
+    assert first.state in ("dispatched", "triage")
+    assert second.state == "merged" and second.merged_into == first.id

@@ -103,7 +103,10 @@ async def find_duplicates(session: AsyncSession, case: Case) -> list[Candidate]:
         select(Case)
         .where(
             Case.id != case.id,
-            Case.state.in_(MASTER_STATES),
+            # "accepted": a case opened earlier in this very batch is still "accepted" in the database (its
+            # routing is flushed with the batch); the session hands back that object, so its state below is
+            # the one just decided
+            Case.state.in_((*MASTER_STATES, "accepted")),
             Case.received_at >= case.received_at - WINDOW,
             Case.received_at <= case.received_at,
             or_(*near),
@@ -114,6 +117,8 @@ async def find_duplicates(session: AsyncSession, case: Case) -> list[Candidate]:
     others: list[tuple[str, str, Report]] = []
     grids: dict[str, bool] = {}
     for other in (await session.execute(stmt)).scalars():
+        if other.state not in MASTER_STATES or other.merged_into:
+            continue
         if None not in (case.lon, case.lat, other.lon, other.lat):
             if haversine_m(case.lon, case.lat, other.lon, other.lat) > RADIUS_M:  # type: ignore[arg-type]
                 continue
