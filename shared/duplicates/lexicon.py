@@ -251,7 +251,7 @@ STOPWORDS = """
 
 #: Concepts close enough that two reports naming them apart may still be one problem (half credit; for objects, no
 #: mismatch).
-RELATED_OBJECTS = frozenset(
+RELATED_CONCEPTS = frozenset(
     frozenset(pair)
     for pair in (
         ("vendor", "shop_outside"),

@@ -4,10 +4,12 @@ Steps: NFKC; the places (the reports' addresses, "XX路NN号", house/building nu
 distance's job); jieba (its own tokenizer instance, the lexicon's surfaces added, so the classifier's global jieba is
 left alone) cuts words; neighbouring words are joined when together they are a lexicon surface (没有+了, 灯+不亮);
 each word becomes its concepts (:mod:`shared.duplicates.lexicon`), or itself when it is a content word (noun, verb,
-adjective, idiom) that is neither boilerplate nor a place name. Concepts are weighed by kind (obj > issue > sym >
-ctx > other words) times their IDF over the matter catalog (a word found in many matters' keywords tells less);
-two texts compare by weighted Jaccard and weighted overlap, with a penalty when both name an object and they share
-none (井盖 vs 路灯 at the same door).
+adjective, idiom) that is neither boilerplate nor a place name. Concepts are weighed by kind (problem object and
+facility > issue > symptom > circumstance, other words) times their IDF over the matter catalog (a word found in
+many matters' keywords tells less). Two texts compare by weighted Jaccard and weighted overlap — objects first,
+related concepts (摊贩 ~ 出店经营, 不亮 ~ 黑黢黢) at half credit — pulled down when both name objects and share none
+(井盖 vs 路灯 at the same door), when both say what is wrong and it disagrees (水质 vs 停水), or when they share only
+a facility and nothing wrong with it agrees (电梯异响 vs 电梯费涨价).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from shared.duplicates.lexicon import (
     CONCEPTS,
     GENERIC_ISSUES,
     ISSUE_FAMILY,
-    RELATED_OBJECTS,
+    RELATED_CONCEPTS,
     STOP_PHRASES,
     STOPWORDS,
 )
@@ -274,7 +276,7 @@ def _related_credit(only_a: set[str], only_b: set[str]) -> float:
     credit = 0.0
     for x in only_a:
         for y in only_b:
-            if frozenset((x, y)) in RELATED_OBJECTS:
+            if frozenset((x, y)) in RELATED_CONCEPTS:
                 credit += 0.5 * min(weight(x), weight(y))
     return credit
 
@@ -300,7 +302,7 @@ def _problems_agree(pa: set[str], pb: set[str]) -> bool:
     """The same problem word, one issue family (不亮 ~ 停运; 损坏 ~ 不亮/松动/缺失) or related problem objects."""
     if _families(pa) & _families(pb):
         return True
-    return any(frozenset((x, y)) in RELATED_OBJECTS for x in pa for y in pb)
+    return any(frozenset((x, y)) in RELATED_CONCEPTS for x in pa for y in pb)
 
 
 def compare_concepts(a: Sequence[str], b: Sequence[str]) -> TextSimilarity:
