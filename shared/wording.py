@@ -87,16 +87,25 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], .
 )
 
 
+def known_reason(reason: str | None) -> str | None:
+    """The Chinese of a reason the system is known to write (None for anything else)."""
+    text = (reason or "").strip()
+    for pattern, out in _PATTERNS:
+        m = pattern.match(text)
+        if m:
+            return out if isinstance(out, str) else out(m)
+    return None
+
+
 def system_reason(reason: str | None) -> str | None:
     """A reason the system wrote, in Chinese: known phrasings are translated, English left in a mixed reason is
     dropped (``超时未签收 (sign-for limit passed)`` → ``超过签收时限未签收``); None when nothing Chinese is left."""
     text = (reason or "").strip()
     if not text:
         return None
-    for pattern, out in _PATTERNS:
-        m = pattern.match(text)
-        if m:
-            return out if isinstance(out, str) else out(m)
+    known = known_reason(text)
+    if known is not None:
+        return known
     text = _CODE_IN_PARENS.sub("", text)  # 「井盖缺失」（SZ016） → 「井盖缺失」
     text = _MATTER_CODE.sub(lambda m: f"「{matter_name(m.group(1))}」", text)
     if not _LATIN_WORD.search(text):

@@ -106,6 +106,8 @@ def test_actors_by_their_chinese_names(actor: str, name: str) -> None:
 
 def test_reasons_people_typed_stay_as_typed_and_the_routing_line_is_not_repeated() -> None:
     assert history.reason_text("returned", "Not ours", "handler:CGJ:x") == "Not ours"
+    # the survey flow writes its reason under the dispatcher who recorded the answer
+    assert history.reason_text("reopened", "citizen unsatisfied", "dispatcher:ZX:x") == "市民对办理结果不满意，重新办理"
     assert history.reason_text("dispatched", "matter SZ016 → S04", "routing") is None
     assert history.reason_text("triaged", "low confidence 0.42", "routing") == "分类把握不足（置信度42%），请人工确认"
 

@@ -346,7 +346,7 @@ async def _close_followers(session: AsyncSession, master: Case, *, actor: str, n
             follower,
             "close",
             actor=actor,
-            reason=f"master case {master.tracking_code} closed",
+            reason=f"主工单{master.tracking_code}已结案",
             now=now,
             master_id=master.id,
         )
@@ -424,7 +424,8 @@ async def apply_survey(
     if result in sm.SATISFIED_RESULTS:
         entries.append(await transition(session, case, "close", actor=actor, now=now, result=result))
     elif case.reopen_count < sm.MAX_REOPENS:
-        entries.append(await transition(session, case, "reopen", actor=actor, reason="citizen unsatisfied", now=now))
+        reopen_reason = "市民对办理结果不满意，重新办理"
+        entries.append(await transition(session, case, "reopen", actor=actor, reason=reopen_reason, now=now))
     else:
         entries.append(
             await transition(
@@ -433,7 +434,7 @@ async def apply_survey(
                 "supervise",
                 actor=actor,
                 now=now,
-                reason="unsatisfied again after reopening (重办后仍不满意)",
+                reason="重办后市民仍不满意",
             )
         )
         entries.append(await transition(session, case, "close", actor=actor, now=now, result=result))

@@ -25,7 +25,14 @@ from services.dispatch.case.models import CaseHistory
 from shared.calendar import SHANGHAI
 from shared.catalog import CATEGORY_NAMES
 from shared.settings import Settings, get_settings
-from shared.wording import EMERGENCY_NAMES, channel_name, department_name, matter_name, system_reason
+from shared.wording import (
+    EMERGENCY_NAMES,
+    channel_name,
+    department_name,
+    known_reason,
+    matter_name,
+    system_reason,
+)
 
 GENESIS = "0" * 64
 
@@ -409,8 +416,8 @@ def reason_text(action: str, reason: str | None, actor: str | None) -> str | Non
     if not reason:
         return None
     role = (actor or "").split(":", 1)[0]
-    if role in ROLE_NAMES:
-        return reason
+    if role in ROLE_NAMES:  # a person's words, unless the system wrote them on the person's behalf
+        return known_reason(reason) or reason
     if _LINE_SAYS_IT.match(reason.strip()) or (action == "dispatched" and actor == "routing"):
         return None  # the line already says which matter went to whom
     return system_reason(reason)
