@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from linkage.demo import app as demo_app
 from linkage.dlq import app as dlq_app
 from services.analytics.cli import app as analytics_app
 from services.dispatch.audit import app as audit_app
@@ -26,6 +27,7 @@ app.add_typer(operators_app, name="operators", help="Hotline operator accounts (
 app.add_typer(dlq_app, name="dlq", help="Dead letters: list and re-drive poison records.")
 app.add_typer(analytics_app, name="analytics", help="Analytics projections: rebuild from the topics.")
 app.add_typer(classify_app, name="classify", help="Classifier data: the dispatchers' corrections for retraining.")
+app.add_typer(demo_app, name="demo", help="Demo traffic (load) and past days (history) for the running system.")
 
 _RUNS_ITS_OWN_SYSTEM = {"up", "serve", "bench", "chaos"}
 
@@ -76,13 +78,24 @@ def up(
     ] = None,
     var_dir: Annotated[Path, typer.Option(help="Where data, logs and linkage-up.json live.")] = Path("var"),
     demo: Annotated[bool, typer.Option(help="Load the demo district, catalog and accounts.")] = True,
+    demo_history: Annotated[
+        int, typer.Option(min=0, max=90, help="Preload this many days of past cases before serving (demo only).")
+    ] = 0,
 ) -> None:
     """Start everything: embedded PostgreSQL and broker, migrations, demo data, the four services."""
     _need_local()
     from linkage.up import run_up
 
     chosen_broker_port = port_base + BROKER_OFFSET if broker_port is None else broker_port
-    raise typer.Exit(run_up(port_base=port_base, broker_port=chosen_broker_port, var_dir=var_dir, demo=demo))
+    raise typer.Exit(
+        run_up(
+            port_base=port_base,
+            broker_port=chosen_broker_port,
+            var_dir=var_dir,
+            demo=demo,
+            demo_history=demo_history if demo else 0,
+        )
+    )
 
 
 @app.command()

@@ -242,7 +242,19 @@ def supervise(stack: Stack) -> None:
             stack.record_pids()
 
 
-def run_up(*, port_base: int, broker_port: int, var_dir: Path, demo: bool) -> int:
+def preload_history(manifest: Path, days: int) -> None:
+    """``--demo-history D``: D days of past cases through dispatch's demo-only import, before the URLs are shown."""
+    from linkage.demo import Target, preload_history
+
+    try:
+        totals = preload_history(Target.from_manifest(json.loads(manifest.read_text())), days, console=console)
+    except Exception as exc:  # noqa: BLE001 - the system still serves without its history
+        console.print(f"[yellow]demo history not loaded: {exc}[/yellow]")
+        return
+    console.print(f"preloaded {totals['cases']} cases over {days} day(s) ({totals['steps']} steps)")
+
+
+def run_up(*, port_base: int, broker_port: int, var_dir: Path, demo: bool, demo_history: int = 0) -> int:
     started = time.monotonic()
     var_dir.mkdir(parents=True, exist_ok=True)
     (var_dir / "log").mkdir(exist_ok=True)
@@ -270,7 +282,10 @@ def run_up(*, port_base: int, broker_port: int, var_dir: Path, demo: bool) -> in
             console.print(f"[red]not ready after 90 s: {', '.join(not_ready)}; see {var_dir / 'log'}[/red]")
             shutdown(stack)
             return 1
-        print_urls(stack, write_manifest(stack, seeds), time.monotonic() - started)
+        manifest = write_manifest(stack, seeds)
+        if demo and demo_history:
+            preload_history(manifest, demo_history)
+        print_urls(stack, manifest, time.monotonic() - started)
         supervise(stack)
     except KeyboardInterrupt:
         pass
