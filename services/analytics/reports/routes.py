@@ -21,6 +21,7 @@ from services.analytics.stats import names
 from shared.access import public
 from shared.app import SessionDep
 from shared.catalog import CATEGORY_NAMES, default_catalog
+from shared.errors import InvalidInput
 
 router = APIRouter(tags=["reports"])
 pages = APIRouter(include_in_schema=False)
@@ -210,7 +211,10 @@ def _bars(trend: list[dict[str, Any]]) -> dict[str, Any]:
 
 @pages.get("/reports", response_class=HTMLResponse)
 async def report_page(session: SessionDep, month: str | None = None) -> HTMLResponse:
-    chosen = _month(month) if month and len(month) <= 7 else _month(None)
+    try:
+        chosen = _month(month if month and len(month) <= 7 else None)
+    except InvalidInput:  # a mistyped month in the address: show the default month instead of an error page
+        chosen = _month(None)
     report = await service.monthly_report(session, chosen)
     months = []
     cursor = today().replace(day=1)
