@@ -162,12 +162,21 @@ def bench(
     ] = None,
     concurrency: Annotated[int, typer.Option(min=1, max=1024, help="Concurrent HTTP clients.")] = 32,
     out: Annotated[Path | None, typer.Option(help="Directory for the JSON results (default bench/results).")] = None,
+    linkage_up: Annotated[
+        bool | None,
+        typer.Option(
+            "--linkage-up/--no-linkage-up",
+            help="Also time `linkage up`, first and second start (default: in full mode only).",
+        ),
+    ] = None,
 ) -> None:
     """Pipeline, latency, SLA timers, replay and memory, each next to this machine's raw limits (same run)."""
     _need_local()
     from linkage.bench import run_bench
 
-    raise typer.Exit(run_bench(quick=quick, replicas=replicas, count=count, concurrency=concurrency, out_dir=out))
+    raise typer.Exit(
+        run_bench(quick=quick, replicas=replicas, count=count, concurrency=concurrency, out_dir=out, up=linkage_up)
+    )
 
 
 @app.command()
