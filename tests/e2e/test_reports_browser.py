@@ -209,7 +209,11 @@ def test_report_and_review_pages_in_chromium(stack: Stack, keys: dict[str, dict[
                 ctx.on("request", lambda req: external.append(req.url) if not req.url.startswith(base) else None)
                 page = ctx.new_page()
                 errors: list[str] = []
-                page.on("pageerror", lambda exc, errors=errors: errors.append(str(exc)))
+
+                def failed(exc: Exception, errors: list[str] = errors) -> None:
+                    errors.append(str(exc))
+
+                page.on("pageerror", failed)
 
                 # the monthly report
                 page.goto(f"{base}/reports?month={month}")

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.analytics.measures.config import MeasuresConfig, default_config
 from services.analytics.measures.models import MeasureCase, MeasureFact
-from services.analytics.measures.periods import month_period, next_month, previous_month, today
+from services.analytics.measures.periods import month_period, previous_month, today
 from services.analytics.reviews.models import DepartmentReview
 from services.analytics.reviews.schemas import RatingIn
 from services.analytics.stats import names
@@ -184,7 +184,7 @@ async def review_summary(session: AsyncSession, month: date) -> list[dict[str, A
     scores: dict[str, dict[int, int]] = defaultdict(lambda: dict.fromkeys(range(1, 6), 0))
     for dept, score, n in rows:
         scores[str(dept)][int(score)] += int(n)
-    out = []
+    out: list[dict[str, Any]] = []
     for dept, by_score in scores.items():
         count = sum(by_score.values())
         mean = sum(s * n for s, n in by_score.items()) / count
@@ -206,7 +206,6 @@ __all__ = [
     "editable",
     "form",
     "list_reviews",
-    "next_month",
     "review_summary",
     "served_departments",
     "submit",
