@@ -10,7 +10,6 @@ from services.analytics.hotspots import consumers as patrol_consumers
 from services.analytics.hotspots.routes import router as hotspots_router
 from services.analytics.hotspots.scheduled import run_hotspot_scanner
 from services.analytics.measures.routes import router as measures_router
-from services.analytics.reports.routes import pages as report_pages
 from services.analytics.reports.routes import router as reports_router
 from services.analytics.reviews.routes import router as reviews_router
 from services.analytics.stats.routes import open_data_router
@@ -28,7 +27,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             measures_router,
             reports_router,
             reviews_router,
-            report_pages,
             display_router,
             hotspots_router,
         ],

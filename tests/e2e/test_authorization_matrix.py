@@ -21,6 +21,7 @@ HIDDEN_PAGES = {
     "services/dispatch/web/routes.py": {"/track", "/handler", "/workbench"},  # pages; data via keyed APIs
     "services/intake/console/routes.py": {"/console", "/console/login", "/console/logout"},  # login form, session
     "services/analytics/display/routes.py": {"/display"},  # big screen over the public stats
+    "services/analytics/reports/routes.py": {"/reports", "/reviews"},  # report over public aggregates; rating form
 }
 
 

@@ -24,7 +24,6 @@ from shared.catalog import CATEGORY_NAMES, default_catalog
 from shared.errors import InvalidInput
 
 router = APIRouter(tags=["reports"])
-pages = APIRouter(include_in_schema=False)
 _env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape(["html"]))
 CSP = (
     "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
@@ -209,7 +208,7 @@ def _bars(trend: list[dict[str, Any]]) -> dict[str, Any]:
     return {"max": top, "ticks": [top * i // 4 for i in range(5)], "days": trend}
 
 
-@pages.get("/reports", response_class=HTMLResponse)
+@router.get("/reports", response_class=HTMLResponse, include_in_schema=False)
 async def report_page(session: SessionDep, month: str | None = None) -> HTMLResponse:
     try:
         chosen = _month(month if month and len(month) <= 7 else None)
@@ -239,7 +238,7 @@ async def report_page(session: SessionDep, month: str | None = None) -> HTMLResp
     )
 
 
-@pages.get("/reviews", response_class=HTMLResponse)
+@router.get("/reviews", response_class=HTMLResponse, include_in_schema=False)
 async def reviews_page() -> HTMLResponse:
     months = []
     cursor = today().replace(day=1)
