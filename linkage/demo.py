@@ -702,7 +702,7 @@ class LoadRun:
 
     # ----------------------------------------------------------------------------- the run
     async def summary(self) -> dict[str, Any]:
-        r = await self._call("summary", "GET", f"{self.t.analytics}/api/v1/stats/summary")
+        r = await self._call("summary", "GET", f"{self.t.analytics}/api/v1/stats/overview")
         return dict(r.json()) if r is not None else {}
 
     async def run(self, progress: Progress | None = None, drain_s: float = 10.0) -> LoadReport:
