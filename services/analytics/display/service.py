@@ -54,7 +54,7 @@ def late_text(deadline: datetime, now: datetime) -> tuple[int, str]:
     cal = default_calendar()
     days = cal.working_days_between(stats.local_day(deadline), stats.local_day(now))
     if days <= 0:
-        return 0, "今日超期"
+        return 0, "超期不足1工作日"
     return days, f"超期{days}个工作日"
 
 
