@@ -141,10 +141,12 @@ def reason(task: PatrolTask) -> str:
     """Why the task exists, for the worker (未诉先办)."""
     category = CATEGORY_NAMES.get(task.category, task.category)
     days = (task.window_end - task.window_start).days + 1
-    return (
-        f"未诉先办：本网格近{days}日「{category}」类诉求{task.recent_count}件，"
-        f"高于前{task.baseline_days}日日均{task.baseline_daily:.1f}件的水平，请到现场巡查并记录结果"
+    before = (
+        f"前{task.baseline_days}日几乎没有"
+        if task.baseline_daily < 0.05
+        else f"高于前{task.baseline_days}日日均{task.baseline_daily:.1f}件的水平"
     )
+    return f"未诉先办：本网格近{days}日「{category}」类诉求{task.recent_count}件，{before}，请到现场巡查并记录结果"
 
 
 def task_out(task: PatrolTask) -> PatrolTaskOut:
