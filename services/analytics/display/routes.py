@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
@@ -60,7 +60,12 @@ async def display(mode: str = "volume") -> HTMLResponse:
     return HTMLResponse(html, headers={"Content-Security-Policy": CSP, "Cache-Control": "no-store"})
 
 
-@router.get("/api/v1/display/snapshot", summary="What the wall screen shows, now", openapi_extra=AGGREGATES)
+@router.get(
+    "/api/v1/display/snapshot",
+    summary="What the wall screen shows, now",
+    responses={503: {"description": "the database is unavailable"}},
+    openapi_extra=AGGREGATES,
+)
 async def display_snapshot(runtime: RuntimeDep) -> dict[str, Any]:
     """Today's counters, channels, categories, hours, 14-day trend; per-grid and per-street figures; overdue and
     red lists (masked case number, category/matter, street, working days late); this month's 三率 ranking and
@@ -87,14 +92,13 @@ def _sse(event: str, data: Any, event_id: str | None = None) -> str:
 async def display_stream(
     request: Request,
     runtime: RuntimeDep,
-    accept: Annotated[str | None, Header()] = None,
     interval_s: Annotated[float, Query(ge=1.0, le=60.0)] = 3.0,
 ) -> StreamingResponse:
     """``event: snapshot`` (the JSON of ``/api/v1/display/snapshot``) first and whenever it changes; ``event: tick``
     (``{"at"}``) when nothing changed; ``event: status`` (``{"ok": false}``) while the data cannot be read. Needs
     ``Accept: text/event-stream`` (as ``EventSource`` sends); the stream ends after 10 minutes and the browser
     reconnects."""
-    if "text/event-stream" not in (accept or ""):
+    if "text/event-stream" not in request.headers.get("accept", ""):
         raise NotAcceptable("请以 Accept: text/event-stream 订阅大屏数据流（或读取 /api/v1/display/snapshot）")
 
     async def events() -> AsyncIterator[str]:
