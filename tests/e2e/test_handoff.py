@@ -27,7 +27,7 @@ from services.dispatch.auth.service import create_key
 from services.dispatch.handoff import signing
 from shared.catalog import default_catalog
 from shared.migrations import upgrade_all
-from tests.support import Infra, ServiceProcess, Stack, create_operator, wait_until
+from tests.support import REPO, Infra, ServiceProcess, Stack, create_operator, wait_until
 
 SECRET = "e2e-handoff-platform-secret"
 ACK_TIMEOUT_S = 8
@@ -315,3 +315,77 @@ def test_not_acknowledged_in_time_escalates_and_is_resent(rig: Rig) -> None:
     last = history(rig, handoff["case_id"])[-1]
     assert last["action"] == "handoff_acknowledged" and "电话确认" in (last["reason_text"] or "")
     assert last["actor_name"].endswith("派单员")
+
+
+CHROMIUM = "/usr/bin/chromium"
+BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
+needs_chromium = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no Chromium (apt-get install chromium)")
+
+
+@needs_chromium
+def test_workbench_alerts_until_acknowledged(rig: Rig) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    complaint = file_fire(rig, "不确认")
+    handoff = handoff_of(rig, complaint)
+    code = complaint["tracking_code"]
+    shots = REPO / "var" / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+            page.goto(f"{rig.stack.url('dispatch')}/workbench")
+            page.fill("#key", rig.dispatcher["X-API-Key"])
+            page.click("#login-btn")
+            alert = page.locator("#handoff-alert")
+            expect(alert).to_be_visible(timeout=15_000)
+            expect(alert).to_contain_text("紧急警情待确认接警")
+            mine = alert.locator(".handoff", has_text=code)
+            expect(mine).to_contain_text("转交119消防救援指挥中心")
+            for width in (1280, 1440, 1920):
+                page.set_viewport_size({"width": width, "height": 900})
+                page.screenshot(path=str(shots / f"workbench-handoff-alert-{width}.png"))
+            mine.locator("button").click()
+            expect(alert.locator(".handoff", has_text=code)).to_have_count(0, timeout=15_000)
+        finally:
+            browser.close()
+    done = get_handoff(rig, handoff["id"], handoff["case_id"])
+    assert done["acknowledged_at"] is not None and "电话确认" in (done["acknowledged_by"] or "")
+
+
+@needs_chromium
+def test_development_sink_acknowledges_and_shows_it(stack: Stack, infra: Infra) -> None:
+    """The session's stack runs as `linkage up` does: the development sink takes the hand-off and acknowledges it
+    after its delay; its page lists what it received."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.e2e.pages_support import demo_keys
+
+    key = {"X-API-Key": demo_keys(infra)["dispatcher"][default_catalog().center().code]}
+    sink_rig = Rig(stack, Platform(), key)
+    complaint = file_fire(sink_rig, "开发模拟")
+    handoff = handoff_of(sink_rig, complaint)
+    done = wait_until(
+        lambda: (h := get_handoff(sink_rig, handoff["id"], handoff["case_id"]))["acknowledged_at"] and h,
+        timeout_s=30,
+        message="the sink's acknowledgement",
+    )
+    assert done["adapter"] == "sink" and (done["acknowledged_by"] or "").endswith("（开发模拟）")
+    assert (done["receipt_id"] or "").startswith("DEV")
+    records = httpx.get(f"{stack.url('dispatch')}/api/v1/dispatch/handoffs/sink", headers=key).json()
+    mine = [r for r in records if r["handoff_id"] == handoff["id"]]
+    assert mine and mine[0]["document"]["tracking_code"] == complaint["tracking_code"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 900}, locale="zh-CN")
+            page.goto(f"{stack.url('dispatch')}/dev/handoffs")
+            page.fill("#key", key["X-API-Key"])
+            page.click("button[type=submit]")
+            expect(page.locator("#handoffs")).to_contain_text(complaint["tracking_code"], timeout=15_000)
+            expect(page.locator("#handoffs")).to_contain_text("已确认接警")
+            expect(page.locator("#sink")).to_contain_text("119消防救援指挥中心")
+            page.screenshot(path=str(REPO / "var" / "screenshots" / "dev-handoffs.png"), full_page=True)
+        finally:
+            browser.close()
