@@ -4,7 +4,7 @@
 Reads the intake URL and the demo account's token, EncodingAESKey and AppID from ``var/linkage-up.json``,
 signs the message exactly as WeChat does (plain mode, or safe mode with ``--aes``) and prints the reply.
 
-    .venv/bin/python scripts/wechat_send.py "建设路12号门口井盖坏了"          # text → 受理编号, asks for a location
+    .venv/bin/python scripts/wechat_send.py "小区门口井盖坏了"                # text → 受理编号, asks for a location
     .venv/bin/python scripts/wechat_send.py --location 30.6705,104.0838       # GCJ-02 lat,lon → completes it
     .venv/bin/python scripts/wechat_send.py --aes "楼下油烟太大"                # safe (AES) mode
     .venv/bin/python scripts/wechat_send.py --voice "路灯不亮"                  # voice with Recognition
