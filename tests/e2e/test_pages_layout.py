@@ -29,10 +29,11 @@ pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists(), reason=f"no Chromium binary at {CHROMIUM} (apt-get install chromium)"
 )
 WORKING_TIME_TAG = re.compile(r"^(剩余\d+(个工作日|小时|分钟)|已超时(\d+(个工作日|小时|分钟))?|已停止计时|—)$")
+# matters the housing department (ZJJ) leads, which the other page tests do not file
 LONG_TEXTS = (
-    ("CG009", "沿街一排商铺的门头招牌年久失修，铁架锈穿了，最大的一块有三米多长，刮风时哐哐作响随时可能砸到行人"),
-    ("CG017", "菜市场旁边的公共厕所连续一周没有保洁人员，地面积水，洗手池堵塞，气味熏得周边商户都没法做生意"),
-    ("CG007", "河道边绿化带被人连续几个晚上偷倒建筑垃圾和装修废料，已经堆成小山，还有人往里面扔生活垃圾"),
+    ("HB008", "对面工地土方开挖一直不覆盖防尘网，风一吹整条街都是灰，车上窗台上全是土，老人孩子咳嗽不停"),
+    ("ZF005", "我们这栋老楼外墙瓷砖成片脱落，楼道墙面有很长的裂缝还在变宽，住户担心房子出安全问题"),
+    ("SZ015", "跨河小桥的桥面栏杆断了一截，桥下护坡也塌了一块，晚上没有灯，行人走过去很危险"),
 )
 
 
@@ -43,11 +44,12 @@ def keys(infra: Infra) -> dict[str, dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def cases(stack: Stack, keys: dict[str, dict[str, str]]) -> list[dict[str, Any]]:
-    dk, cgj = keys["dispatcher"]["ZX"], keys["handler"]["CGJ"]
+    dk, zjj = keys["dispatcher"]["ZX"], keys["handler"]["ZJJ"]
     out = [new_case(stack, dk, matter, text) for matter, text in LONG_TEXTS]
-    handler_act(stack, cgj, out[1]["id"], "sign")
-    handler_act(stack, cgj, out[2]["id"], "sign")
-    handler_act(stack, cgj, out[2]["id"], "extension", {"days": 3, "reason": "需协调多个部门联合清运"})
+    assert [c["lead"] for c in out] == ["ZJJ"] * 3, [(c["state"], c["lead"]) for c in out]
+    handler_act(stack, zjj, out[1]["id"], "sign")
+    handler_act(stack, zjj, out[2]["id"], "sign")
+    handler_act(stack, zjj, out[2]["id"], "extension", {"days": 3, "reason": "需协调多个部门联合维修"})
     return out
 
 
@@ -63,7 +65,7 @@ def test_case_tables_fit_their_cards_and_time_tags_count_working_time(
 
     for width in WIDTHS:
         with chromium_page(width) as page:
-            login(page, f"{stack.url('dispatch')}/handler", keys["handler"]["CGJ"])
+            login(page, f"{stack.url('dispatch')}/handler", keys["handler"]["ZJJ"])
             expect(page.locator(f"tr[data-id='{cases[0]['id']}']")).to_be_visible()
             sizes = no_horizontal_overflow(page, "#inbox-table", "#inbox-card")
             for label in page.locator("#inbox .sla").all_inner_texts():
@@ -94,10 +96,10 @@ def test_case_tables_fit_their_cards_and_time_tags_count_working_time(
 def test_survey_link_is_absolute_and_opens_the_styled_page(stack: Stack, keys: dict[str, dict[str, str]]) -> None:
     from playwright.sync_api import expect
 
-    dk, cgj = keys["dispatcher"]["ZX"], keys["handler"]["CGJ"]
-    c = new_case(stack, dk, "CG006", "小区垃圾分类亭的四个桶天天混着倒，分类成了摆设")
-    handler_act(stack, cgj, c["id"], "sign")
-    handler_act(stack, cgj, c["id"], "reply", {"text": "已约谈物业和清运公司，恢复分类收运。"})
+    dk, zjj = keys["dispatcher"]["ZX"], keys["handler"]["ZJJ"]
+    c = new_case(stack, dk, "SZ014", "人行道上的盲道砖翘起来好几块，视障朋友走着容易绊倒")
+    handler_act(stack, zjj, c["id"], "sign")
+    handler_act(stack, zjj, c["id"], "reply", {"text": "已更换破损盲道砖并重新铺平。"})
     body = wait_message(stack, c["tracking_code"], "replied")["body"]
     found = re.search(r"(https?://\S+?/survey/[A-Za-z0-9_-]+)", body)
     assert found, body
