@@ -96,15 +96,29 @@ def test_measures_report_export_and_reviews_through_the_api(
         assert r.status_code == 200, r.text
         return r.json()
 
+    def department(code: str) -> dict[str, Any]:
+        found = next((i for i in today("department")["items"] if i["code"] == code), None)
+        return found or {k: 0 for k in ("assigned", "signed_24h", "responded", "replied", "replied_on_time")}
+
     before = today()["total"]
     case = file_complaint(stack, dk["X-API-Key"], **distinct_spot())
+    assert case["state"] == "dispatched" and case["lead"], case
+    lead = case["lead"]
     wait_until(lambda: today()["total"]["received"] > before["received"], message="the complaint counted")
-    if case["lead"]:
-        dept = wait_until(
-            lambda: next((i for i in today("department")["items"] if i["code"] == case["lead"]), None),
-            message="the dispatch counted for its department",
-        )
-        assert dept["assigned"] >= 1
+    dept_before = wait_until(lambda: department(lead)["assigned"] and department(lead), message="dispatch counted")
+    # the department signs at once and replies: counted as signed within 24 h and in time, replied on time
+    hk = {"X-API-Key": keys["handler"][lead]}
+    dispatch = stack.url("dispatch")
+    assert httpx.post(f"{dispatch}/api/v1/handler/cases/{case['id']}/sign", headers=hk, timeout=10).is_success
+    r = httpx.post(
+        f"{dispatch}/api/v1/handler/cases/{case['id']}/reply", headers=hk, json={"text": "已清理"}, timeout=10
+    )
+    assert r.is_success, r.text
+    after = wait_until(
+        lambda: (d := department(lead))["replied"] > dept_before["replied"] and d, message="the reply counted"
+    )
+    for name in ("signed_24h", "responded", "replied", "replied_on_time"):
+        assert after[name] >= dept_before[name] + 1, name
 
     # the report, its CSV and XLSX agree with the measures
     report = httpx.get(f"{base}/api/v1/reports/monthly", params={"month": month}, timeout=30).json()
