@@ -22,6 +22,7 @@ HIDDEN_PAGES = {
     "services/intake/console/routes.py": {"/console", "/console/login", "/console/logout"},  # login form, session
     "services/analytics/display/routes.py": {"/display"},  # big screen over the public stats
     "services/analytics/reports/routes.py": {"/reports", "/reviews"},  # report over public aggregates; rating form
+    "services/dispatch/handoff/routes.py": {"/dev/handoffs"},  # dev sink page (404 unless it is the adapter); keyed API
 }
 
 
