@@ -172,7 +172,7 @@ def wait_ready(stack: Stack, timeout_s: float = 90.0) -> list[str]:
 def urls(stack: Stack) -> dict[str, dict[str, str]]:
     pages = {
         "intake": ["/docs", "/api/v1/complaints", "/console", "/open311/v2/discovery.json", "/wechat/callback"],
-        "dispatch": ["/docs", "/workbench", "/handler", "/track"],
+        "dispatch": ["/docs", "/workbench", "/handler", "/track", "/dev/handoffs"],
         "notify": ["/docs", "/dev/messages"],
         "analytics": ["/docs", "/api/v1/stats/summary", "/display"],
     }
