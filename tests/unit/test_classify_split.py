@@ -12,11 +12,11 @@ from services.intake.classify.corpus import (
     TEST_PERCENT,
     Example,
     dedupe,
+    heldout_split,
     in_test_split,
     load_all,
     split,
     split_key,
-    heldout_split,
     train_split,
 )
 from services.intake.classify.service import default_classifier
@@ -64,5 +64,5 @@ def test_every_category_and_emergency_service_has_test_rows() -> None:
 def test_the_service_trains_on_the_train_split_only() -> None:
     clf = default_classifier()
     train = train_split()
-    assert clf.version == model._digest(train)
+    assert clf.version == model._digest(train, model.catalog_documents(clf.catalog))
     assert clf.tuning.train_rows == len(train)

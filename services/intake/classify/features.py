@@ -75,17 +75,21 @@ def prepare(text: str | None) -> str:
 
 
 def words(prepared: str) -> list[str]:
-    """jieba's words of an already :func:`prepare`-d text, punctuation and spaces dropped."""
-    return [w for w in tokenizer().lcut(prepared) if _KEEP.search(w)]
+    """jieba's words of an already :func:`prepare`-d text, punctuation and spaces dropped. Dictionary words only
+    (no HMM for unknown ones: 30 % faster, the same cross-validated figures; the character n-grams see the rest)."""
+    return [w for w in tokenizer().lcut(prepared, HMM=False) if _KEEP.search(w)]
 
 
+WORD_WEIGHT = 0.7
+"""Scale of the word block against the character block (chosen by cross-validation on the train split)."""
 MIN_DF = 2
 """An n-gram or word must occur in at least this many training texts (halves the vocabulary, same quality);
 1 for tiny training sets."""
 
 
 class Features:
-    """TF-IDF of character 1–3-grams and of jieba word uni- and bigrams, side by side (fitted once)."""
+    """TF-IDF of character 1–3-grams and of jieba word uni- and bigrams (scaled by :data:`WORD_WEIGHT`), side by
+    side (fitted once)."""
 
     def __init__(self) -> None:
         self.chars = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True, dtype=np.float64)
@@ -102,12 +106,12 @@ class Features:
         self.words.set_params(min_df=min_df)
         c = self.chars.fit_transform(prepared)
         w = self.words.fit_transform([self._word_grams(t) for t in prepared])
-        return sp.hstack([c, w], format="csr")
+        return sp.hstack([c, w * WORD_WEIGHT], format="csr")
 
     def transform(self, prepared: list[str]) -> sp.csr_matrix:
         c = self.chars.transform(prepared)
         w = self.words.transform([self._word_grams(t) for t in prepared])
-        return sp.hstack([c, w], format="csr")
+        return sp.hstack([c, w * WORD_WEIGHT], format="csr")
 
 
 def _identity(tokens: list[str]) -> list[str]:
