@@ -89,7 +89,7 @@ def test_operator_files_a_ticket_in_the_console(intake: str, infra: Infra, stack
             expect(page.locator("#emergency")).to_be_hidden()
             expect(page.locator("#classification")).to_contain_text("SZ002")
             page.fill("#address", "成华区建设路12号")
-            expect(page.locator("#address-flag")).to_contain_text("S01")
+            expect(page.locator("#address-flag")).to_contain_text("猛追湾街道 · 建设路社区")  # names, not codes
             expect(page.locator("#duplicates")).to_contain_text(earlier["tracking_code"])
 
             page.locator("#classification .sugg button", has_text="SZ002").click()
