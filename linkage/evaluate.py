@@ -138,6 +138,13 @@ def print_report(scores: Mapping[str, Any], console: Console | None = None) -> N
         f"automatically ({scores['auto_route_share']:.1%}) at {scores['auto_route_precision']:.1%} category precision; "
         f"{scores['triage']} to triage, right category among the top 3 shown: {scores['triage_top3_accuracy']:.1%}."
     )
+    seed = scores.get("by_source", {}).get("seed")
+    if seed and seed["n"]:
+        out.print(
+            f"Seed rows only ({seed['n']} test texts written before the corpus, by other people): category accuracy "
+            f"{seed['category_accuracy']:.1%}, routed automatically {seed['auto_route_share']:.1%} at "
+            f"{seed['auto_route_precision']:.1%} precision."
+        )
     hn, xf = scores["hard_negatives"], scores["xf_taken_for_emergency"]
     out.print(
         f"Emergency: {scores['emergencies']} in the test split, {scores['emergency_flagged']} flagged; recall "

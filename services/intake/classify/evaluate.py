@@ -12,7 +12,7 @@ from typing import Any
 
 from shared.catalog.models import CATEGORY_NAMES
 
-from .corpus import Example, heldout_split
+from .corpus import SEED_FILES, Example, heldout_split
 from .model import PRECISION_TARGET, Classifier
 from .schemas import KINDS, Classification
 from .service import default_classifier
@@ -27,6 +27,7 @@ TARGETS: dict[str, tuple[str, float]] = {
     "emergency_precision": ("emergency precision", 0.95),
 }
 """Issue #9's targets on the test split."""
+SEED_SOURCES = {p.name for p in SEED_FILES}
 
 
 def _ratio(a: int, b: int, empty: float = 0.0) -> float:
@@ -130,6 +131,19 @@ def evaluate(rows: Sequence[Example] | None = None, classifier: Classifier | Non
             if bool(r.emergency) != bool(c.emergency)
         ],
     }
+    # the seed rows were written before the corpus, by other people: a hint of how the model does on new wording
+    by_source: dict[str, dict[str, float | int]] = {}
+    for name, keep in (("seed", True), ("corpus", False)):
+        part = [(r, c) for r, c in pairs if (r.source in SEED_SOURCES) == keep]
+        part_ne = [(r, c) for r, c in part if r.emergency is None]
+        part_auto = [(r, c) for r, c in part_ne if c.auto_route]
+        by_source[name] = {
+            "n": len(part),
+            "category_accuracy": _ratio(sum(1 for r, c in part if r.category == c.category), len(part)),
+            "auto_route_share": _ratio(len(part_auto), len(part_ne)),
+            "auto_route_precision": _ratio(sum(1 for r, c in part_auto if r.category == c.category), len(part_auto)),
+        }
+    scores["by_source"] = by_source
     scores["targets"] = {
         key: {"what": what, "value": scores[key], "target": target, "met": bool(scores[key] >= target)}
         for key, (what, target) in TARGETS.items()
