@@ -41,7 +41,7 @@ class HandoffSettings(BaseSettings):
     )
     handoff_max_alert_level: int = Field(default=3, ge=1, le=9, description="Escalation raises the alert up to this.")
     handoff_sink_ack_delay_s: float = Field(default=3.0, ge=0, description="The development sink acknowledges then.")
-    handoff_poll_interval_s: float = Field(default=0.5, gt=0)
+    handoff_poll_interval_s: float = Field(default=1.0, gt=0)
     handoff_lease_s: float = Field(default=30.0, gt=0, description="A claimed hand-off whose sender died: resent then.")
     handoff_batch_size: int = Field(default=20, ge=1, le=500)
     handoff_callback_window_s: int = Field(default=300, ge=10, description="Accepted clock skew of an ack callback.")
