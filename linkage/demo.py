@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import os
 import random
 import re
 import secrets
@@ -1019,8 +1020,16 @@ def preload_history(
 
 app = typer.Typer(help="Demo traffic and history for a running Linkage (linkage up).", no_args_is_help=True)
 ManifestOpt = Annotated[
-    Path, typer.Option("--manifest", help="The running system's manifest (`linkage up` writes it).")
+    Path | None,
+    typer.Option(
+        "--manifest", help="The running system's manifest (default: $LINKAGE_VAR_DIR or var, /linkage-up.json)."
+    ),
 ]
+
+
+def _manifest_path(given: Path | None) -> Path:
+    """The manifest of the system `linkage up` runs, found the way the admin commands find it."""
+    return given or Path(os.environ.get("LINKAGE_VAR_DIR", "var")) / "linkage-up.json"
 
 
 @app.command()
@@ -1029,12 +1038,12 @@ def load(
     duration: Annotated[float, typer.Option(min=1.0, max=86_400.0, help="Seconds of filing.")] = 60.0,
     drain: Annotated[float, typer.Option(min=0.0, max=600.0, help="Seconds more for people to act on them.")] = 15.0,
     seed: Annotated[int | None, typer.Option(help="Random seed (same seed, same mix).")] = None,
-    manifest: ManifestOpt = Path("var/linkage-up.json"),
+    manifest: ManifestOpt = None,
 ) -> None:
     """A realistic mix of complaints and of what handlers, dispatchers and citizens do with them."""
     console = Console()
     try:
-        target = Target.from_manifest(read_manifest(manifest))
+        target = Target.from_manifest(read_manifest(_manifest_path(manifest)))
     except (FileNotFoundError, ValueError, KeyError) as exc:
         console.print(f"[red]linkage demo load: {exc}[/red]")
         raise typer.Exit(2) from None
@@ -1050,12 +1059,12 @@ def load(
 def history(
     days: Annotated[int, typer.Option(min=1, max=90, help="Days of history before now.")] = 7,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
-    manifest: ManifestOpt = Path("var/linkage-up.json"),
+    manifest: ManifestOpt = None,
 ) -> None:
     """D days of past cases through dispatch's demo-only import (the system must run in demo mode)."""
     console = Console()
     try:
-        target = Target.from_manifest(read_manifest(manifest))
+        target = Target.from_manifest(read_manifest(_manifest_path(manifest)))
         totals = preload_history(target, days, console=console, seed=seed)
     except (FileNotFoundError, ValueError, KeyError, RuntimeError, httpx.HTTPError) as exc:
         console.print(f"[red]linkage demo history: {exc}[/red]")
