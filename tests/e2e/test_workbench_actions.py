@@ -343,3 +343,6 @@ def test_merge_unmerge_then_dispatch(stack: Stack, keys: dict[str, dict[str, str
     assert [h["action"] for h in back["history"]][-3:] == ["merged", "unmerged", "dispatched"]
     unmerged = wait_message(stack, dup["tracking_code"], "unmerged")
     assert "恢复单独办理" in unmerged["body"]
+    tracked = httpx.get(f"{stack.url('dispatch')}/api/v1/track/{dup['tracking_code']}", timeout=10).json()
+    assert [e["label"] for e in tracked["history"]][-3:] == ["已并单", "恢复单独办理", "已派单"], tracked
+    assert tracked["merged_into"] is None

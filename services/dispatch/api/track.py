@@ -39,6 +39,7 @@ LABELS = {
     "reopened": "重新办理",
     "verified": "已核查",
     "merged": "已并单",
+    "unmerged": "恢复单独办理",
     "closed": "已结案",
 }
 STATE_LABELS = {

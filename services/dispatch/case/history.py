@@ -53,6 +53,7 @@ PUBLIC_ACTIONS = frozenset(
         "reopened",
         "verified",
         "merged",
+        "unmerged",
         "closed",
     }
 )
