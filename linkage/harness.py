@@ -203,7 +203,9 @@ class ServiceProcess:
             self.wait_ready()
         return self
 
-    def wait_ready(self, timeout_s: float = 60.0) -> None:
+    def wait_ready(self, timeout_s: float | None = None) -> None:
+        # generous: on a loaded 2-core machine intake's classifier training alone has taken 40 s
+        timeout_s = timeout_s or float(os.environ.get("LINKAGE_READY_TIMEOUT_S", "180"))
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             assert self.proc is not None
