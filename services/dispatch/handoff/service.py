@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from ulid import ULID
 
@@ -387,7 +387,7 @@ async def find(
     offset: int = 0,
 ) -> tuple[list[Handoff], int, int]:
     """(page, total matching, unacknowledged overall). ``state``: unacknowledged | acknowledged | all."""
-    conditions = []
+    conditions: list[ColumnElement[bool]] = []
     if state == "unacknowledged":
         conditions.append(Handoff.acknowledged_at.is_(None))
     elif state == "acknowledged":
