@@ -78,11 +78,12 @@ class Mode:
     due_timers: int  # falling due at 1,000/s
     settle_s: float
     replay_records: int  # the cases topic copied into a scratch topic until it holds this many
+    replay_decode_s: float  # each decoding read stops after this long (its rate is that of what it read)
     linkage_up: bool  # time `linkage up` (first and second start) after the bench's own stack stopped
 
 
-QUICK = Mode("quick", 500, 8.0, 2.0, 20_000, (10_000,), 1_000, 90.0, 100_000, False)
-FULL = Mode("full", 3_000, 30.0, 5.0, 100_000, (10_000, 1_000_000), 5_000, 300.0, 300_000, True)
+QUICK = Mode("quick", 500, 8.0, 2.0, 20_000, (10_000,), 1_000, 90.0, 100_000, 10.0, False)
+FULL = Mode("full", 3_000, 30.0, 5.0, 100_000, (10_000, 1_000_000), 5_000, 300.0, 300_000, 30.0, True)
 
 
 @dataclass
@@ -203,11 +204,18 @@ def _decode_fast(headers: Any, value: bytes) -> Any:
 
 
 async def read_topic_from_start(
-    settings: Settings, topic: str, expected: int | None, *, decode: str | bool = False, idle_s: float = 2.0
+    settings: Settings,
+    topic: str,
+    expected: int | None,
+    *,
+    decode: str | bool = False,
+    idle_s: float = 2.0,
+    max_s: float | None = None,
 ) -> tuple[int, float]:
     """A fresh consumer group reads ``topic`` from the start with the bench's fetch settings (``decode``: ``"full"``
     or True = parse every CloudEvent and validate its payload the way the services' consumers do; ``"fast"`` =
-    :func:`_decode_fast`); returns (records, seconds from the first fetch request to the last record)."""
+    :func:`_decode_fast`); returns (records, seconds from the first fetch request to the last record). ``max_s``:
+    stop after that long (the rate is then that of the records read so far)."""
     from shared.events.envelope import decode_message
 
     mode = "full" if decode is True else (decode or "")
@@ -224,6 +232,8 @@ async def read_topic_from_start(
     try:
         first = idle_since = time.perf_counter()
         while (expected is None or seen < expected) and time.perf_counter() - idle_since < idle_s:
+            if max_s is not None and time.perf_counter() - first > max_s:
+                break
             batch = await consumer.getmany(timeout_ms=500, max_records=READ_BATCH)
             records = [r for part in batch.values() for r in part]
             if not records:
@@ -557,7 +567,7 @@ async def _due_timers(conn: asyncpg.Connection, count: int, tag: str, *, spread_
     if cases:
         await conn.execute(
             "INSERT INTO dispatch.case_timers (case_id, kind, due_at, attempts, last_error) "
-            "SELECT c, 'sign_due', now() + interval '2 seconds' + (n - 1) * $3 * interval '1 second', 0, $2 "
+            "SELECT c, 'sign_due', now() + interval '2 seconds' + (n - 1) * $3::float8 * interval '1 second', 0, $2 "
             "FROM unnest($1::text[]) WITH ORDINALITY AS u(c, n)",
             cases,
             tag,
@@ -665,6 +675,7 @@ def time_linkage_up(var_dir: Path, port_base: int, timeout_s: float = 180.0) -> 
     def mark(key: str) -> None:
         marks.setdefault(key, round(time.perf_counter() - started, 2))
 
+    cpu: dict[str, float] = {}
     try:
         parent = psutil.Process(proc.pid)
         with httpx.Client(timeout=1.0) as client:
@@ -685,9 +696,12 @@ def time_linkage_up(var_dir: Path, port_base: int, timeout_s: float = 180.0) -> 
                         with contextlib.suppress(httpx.HTTPError):
                             if client.get(f"http://127.0.0.1:{port}/{probe}").status_code == 200:
                                 mark(f"{name} {probe}")
+                                if probe == "readyz":  # the service's CPU until it was ready
+                                    cpu[name] = _cpu_seconds(parent).get(name, 0.0)
                 if all(f"{name} readyz" in marks for name in names):
                     break
                 time.sleep(0.1)
+        cpu = {**_cpu_seconds(parent), **cpu}
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
@@ -698,7 +712,26 @@ def time_linkage_up(var_dir: Path, port_base: int, timeout_s: float = 180.0) -> 
                 proc.wait(10)
     ready = [marks.get(f"{name} readyz") for name in names]
     total = max(r for r in ready if r is not None) if all(r is not None for r in ready) else None
-    return {"ready_s": total, "marks_s": marks, "exit": proc.returncode}
+    return {"ready_s": total, "marks_s": marks, "cpu_s": cpu, "exit": proc.returncode}
+
+
+def _cpu_seconds(parent: Any) -> dict[str, float]:
+    """CPU seconds (user + system) spent so far by `linkage up` and every process it started, by role: a figure
+    the machine's load does not inflate (wall time on a shared machine does). PostgreSQL runs detached: not counted."""
+    import psutil
+
+    out: dict[str, float] = {}
+    for proc in [parent, *parent.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):
+            cmd = proc.cmdline()
+            role = (
+                "up"
+                if proc.pid == parent.pid
+                else ("broker" if "broker" in cmd else cmd[-3] if "serve" in cmd else "other")
+            )
+            times = proc.cpu_times()
+            out[role] = round(out.get(role, 0.0) + times.user + times.system, 2)
+    return out
 
 
 def up_figures(results: Results, progress: Progress) -> None:
@@ -726,6 +759,9 @@ def up_figures(results: Results, progress: Progress) -> None:
         healthz = [v for k, v in marks.items() if k.endswith("healthz")]
         if healthz:
             phases += f", first /healthz {min(healthz):.1f}, last {max(healthz):.1f}"
+        cpu = run.get("cpu_s") or {}
+        if cpu:
+            phases += "; CPU s " + ", ".join(f"{k} {v:.1f}" for k, v in cpu.items())
         results.add(
             Figure(
                 f"`linkage up` ready, {label}",
@@ -1051,7 +1087,8 @@ async def replay_figure(results: Results, settings: Settings, mode: Mode, progre
     progress.advance(task)
     reads: dict[str, dict[str, float]] = {}
     for label, decode in (("raw", ""), ("decoded", "full"), ("fast", "fast")):
-        seen, elapsed = await read_topic_from_start(settings, scratch, held, decode=decode)
+        budget = None if not decode else mode.replay_decode_s
+        seen, elapsed = await read_topic_from_start(settings, scratch, held, decode=decode, max_s=budget)
         reads[label] = {"records": seen, "seconds": elapsed, "rate": seen / elapsed if elapsed else 0.0}
         progress.advance(task)
     rebuild = await rebuild_timing(settings)
@@ -1079,7 +1116,7 @@ async def replay_figure(results: Results, settings: Settings, mode: Mode, progre
             raw_rate,
             "≥ 0.5 × raw consume",
             None if decoded is None or raw_rate is None else decoded >= 0.5 * raw_rate,
-            f"{reads['decoded']['records']:,} records; fast-decode sketch (model_validate_json on the bytes, "
+            f"{reads['decoded']['records']:,} records decoded; fast-decode sketch (model_validate_json on the bytes, "
             f"no CloudEvents SDK): {reads['fast']['rate']:,.0f} msg/s",
         )
     )
