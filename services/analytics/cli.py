@@ -63,7 +63,7 @@ def rebuild_command(
     --check) replace the live ones, with a progress bar. Exit 1 when a comparison found a difference."""
     console = Console()
     with Progress(
-        TextColumn("[bold]replaying[/bold] linkage.dispatch.cases.v1"),
+        TextColumn("[bold]replaying[/bold] the topics"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("records"),

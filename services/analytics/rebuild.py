@@ -1,13 +1,16 @@
 """``linkage analytics rebuild``: replay the consumed topics from the beginning into fresh projections.
 
+Every projection of :func:`services.analytics.consumers.projections` is rebuilt: the case stream's (consumer group
+``analytics``) and the patrol tasks' (``analytics-patrol``).
+
 1. A scratch schema ``analytics_rebuild`` gets empty copies of the projection tables and of ``processed_events``
    (``CREATE TABLE … (LIKE analytics.… INCLUDING ALL)``: the same columns, keys and indexes).
-2. A reader without a consumer group reads every partition of the topics the analytics consumer reads, from the
+2. A reader without a consumer group reads every partition of the topics each projection's consumer reads, from the
    first offset to the end, and applies each partition's records in batches through the consumer's own handler,
    with the same tracking records (a record seen twice is applied once; one that cannot be decoded or applied is
    skipped and counted, as the consumer would dead-letter it). A progress callback follows the records read.
 3. The live tables are locked against the consumer (``processed_events`` in SHARE ROW EXCLUSIVE, the projections
-   in EXCLUSIVE mode: readers go on reading) and the rebuild is brought exactly to the offsets the live consumer
+   in EXCLUSIVE mode: readers go on reading) and the rebuild is brought exactly to the offsets each live consumer
    group has committed, so both have applied the same records. Every projection table is then compared row for row
    (``EXCEPT ALL`` both ways; the ticker keeps the newest 500 events by arrival and is not compared). Unless
    ``--check``, the live projections are replaced by the rebuilt ones and the rebuilt tracking records are added to
@@ -33,7 +36,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
-from services.analytics.consumers import GROUP, PROJECTION_TABLES, TOPICS, handle_case_events
+from services.analytics.consumers import Projection, projections
 from shared.consumer import ConsumedEvent, claim_events
 from shared.db import make_engine, make_sessionmaker
 from shared.events import EventDecodeError, decode_message
@@ -162,6 +165,8 @@ class _Reader:
     async def read_to_end(self, apply: Callable[[list[ConsumerRecord]], Awaitable[None]], *, batch: int) -> None:
         """Everything the partitions hold now: until every position reaches the end and a poll brings nothing new,
         or every position reaches the high watermark of the last fetch (records keep arriving on a live system)."""
+        if not self.partitions:  # the topic does not exist (yet): nothing to read (getmany would wait for ever)
+            return
         target = await self.ends()
         while True:
             got = await self._poll(apply, None, batch)
@@ -179,6 +184,8 @@ class _Reader:
         batch: int,
     ) -> None:
         """Every record before ``stop_at`` (a partition already past it stays where it is)."""
+        if not self.partitions:
+            return
         while True:
             positions = await self.positions()
             if all(positions.get(tp, 0) >= end for tp, end in stop_at.items()):
@@ -187,14 +194,21 @@ class _Reader:
 
 
 class _Applier:
-    """Applies records to the rebuild schema the way the analytics consumer applies them to the live one."""
+    """Applies records to the rebuild schema the way a projection's consumer applies them to the live one."""
 
-    def __init__(self, settings: Settings, maker: async_sessionmaker[AsyncSession], result: RebuildResult) -> None:
-        self.group = settings.group(GROUP)
+    def __init__(
+        self,
+        settings: Settings,
+        projection: Projection,
+        maker: async_sessionmaker[AsyncSession],
+        result: RebuildResult,
+        progress: _Counter,
+    ) -> None:
+        self.group = settings.group(projection.group)
+        self.handler = projection.handler
         self.maker = maker
         self.result = result
-        self.progress: Progress | None = None
-        self.total = 0
+        self.counter = progress
 
     async def __call__(self, records: list[ConsumerRecord]) -> None:
         events: list[ConsumedEvent] = []
@@ -224,8 +238,7 @@ class _Applier:
                         self.result.skipped += 1
                         async with self.maker() as session, session.begin():
                             await claim_events(session, self.group, [event.id], outcome="dead")
-        if self.progress is not None:
-            self.progress(self.result.records, max(self.total, self.result.records))
+        self.counter.show(self.result.records)
 
     async def _apply(self, events: Sequence[ConsumedEvent]) -> None:
         async with self.maker() as session, session.begin():
@@ -237,27 +250,45 @@ class _Applier:
                     seen.add(event.id)
                     fresh.append(event)
             if fresh:
-                await handle_case_events(session, fresh)
+                await self.handler(session, fresh)
         self.result.applied += len(fresh)
         self.result.duplicates += len(events) - len(fresh)
 
 
-async def _prepare(live: AsyncEngine) -> None:
+class _Counter:
+    """Records read out of records to read, for the progress bar."""
+
+    def __init__(self, progress: Progress | None) -> None:
+        self.progress = progress
+        self.total = 0
+
+    def show(self, done: int) -> None:
+        if self.progress is not None:
+            self.progress(done, max(self.total, done))
+
+
+async def _prepare(live: AsyncEngine, tables: Sequence[str]) -> None:
     async with live.begin() as conn:
         await conn.execute(text(f"DROP SCHEMA IF EXISTS {REBUILD_SCHEMA} CASCADE"))
         await conn.execute(text(f"CREATE SCHEMA {REBUILD_SCHEMA}"))
-        for table in (*PROJECTION_TABLES, TRACKING_TABLE):
+        for table in (*tables, TRACKING_TABLE):
             await conn.execute(
                 text(f"CREATE TABLE {REBUILD_SCHEMA}.{table} (LIKE {LIVE_SCHEMA}.{table} INCLUDING ALL)")
             )
 
 
-async def _committed(settings: Settings, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int] | None:
-    """The live analytics group's committed offsets (None when the broker cannot say)."""
+async def _committed(
+    settings: Settings, group: str, partitions: Sequence[TopicPartition]
+) -> dict[TopicPartition, int] | None:
+    """A live consumer group's committed offsets (None when the broker cannot say)."""
+    if not partitions:  # the topic does not exist (yet): nothing to be at
+        return {}
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=10000)
     try:
-        await admin.start()
-        found = await admin.list_consumer_group_offsets(settings.group(GROUP), partitions=list(partitions))
+        await asyncio.wait_for(admin.start(), timeout=15)
+        found = await asyncio.wait_for(
+            admin.list_consumer_group_offsets(settings.group(group), partitions=list(partitions)), timeout=15
+        )
     except Exception as exc:  # noqa: BLE001 - the comparison is skipped, the rebuild goes on
         log.warning("rebuild: committed offsets unavailable", error=repr(exc)[:300])
         return None
@@ -291,7 +322,7 @@ async def _compare(conn: AsyncConnection, tables: Sequence[str], *, compare: boo
     return checks
 
 
-async def _replace(conn: AsyncConnection, tables: Sequence[str], group: str) -> None:
+async def _replace(conn: AsyncConnection, tables: Sequence[str], groups: Sequence[str]) -> None:
     for table in tables:
         await conn.execute(text(f"DELETE FROM {LIVE_SCHEMA}.{table}"))
         await conn.execute(text(f"INSERT INTO {LIVE_SCHEMA}.{table} SELECT * FROM {REBUILD_SCHEMA}.{table}"))
@@ -314,9 +345,9 @@ async def _replace(conn: AsyncConnection, tables: Sequence[str], group: str) -> 
     await conn.execute(
         text(
             f"INSERT INTO {LIVE_SCHEMA}.{TRACKING_TABLE} SELECT * FROM {REBUILD_SCHEMA}.{TRACKING_TABLE} "
-            "WHERE consumer_group = :g ON CONFLICT DO NOTHING"
+            "WHERE consumer_group = ANY(:g) ON CONFLICT DO NOTHING"
         ),
-        {"g": group},
+        {"g": list(groups)},
     )
 
 
@@ -330,51 +361,70 @@ async def rebuild(
     batch: int = 2000,
     progress: Progress | None = None,
 ) -> RebuildResult:
-    """Rebuild the analytics projections from the topics (see the module docstring). ``check_only``: compare, never
-    replace. ``wait_s``: how long to wait for the live consumer to catch up before comparing."""
+    """Rebuild every analytics projection from its topics (see the module docstring). ``check_only``: compare,
+    never replace. ``wait_s``: how long to wait for the live consumers to catch up before comparing."""
     started = time.monotonic()
     result = RebuildResult()
+    chosen = projections()
+    tables = [t for p in chosen for t in p.tables]
     live = make_engine(settings, LIVE_SCHEMA, pool_size=2)
     scratch = make_engine(settings, REBUILD_SCHEMA, pool_size=2)
-    reader = _Reader(settings, TOPICS)
-    applier = _Applier(settings, make_sessionmaker(scratch), result)
-    applier.progress = progress
+    maker = make_sessionmaker(scratch)
+    counter = _Counter(progress)
+    runs = [(p, _Reader(settings, p.topics), _Applier(settings, p, maker, result, counter)) for p in chosen]
     try:
-        await _prepare(live)
-        await reader.start()
-        result.truncated = [f"{tp.topic}[{tp.partition}]@{off}" for tp, off in reader.beginning.items() if off > 0]
-        applier.total = reader.total(await reader.ends())
-        if progress is not None:
-            progress(0, applier.total)
-        await reader.read_to_end(applier, batch=batch)
-        # let the live consumer reach the point the rebuild reached before the tables are locked for the comparison
+        await _prepare(live, tables)
+        for _, reader, _ in runs:
+            await reader.start()
+            result.truncated += [f"{tp.topic}[{tp.partition}]@{o}" for tp, o in reader.beginning.items() if o > 0]
+            counter.total += reader.total(await reader.ends())
+        counter.show(0)
+        for p, reader, applier in runs:
+            log.info("rebuild: replaying", group=p.group, partitions=len(reader.partitions))
+            await reader.read_to_end(applier, batch=batch)
+        log.info("rebuild: replayed", records=result.records, applied=result.applied)
+
+        async def distance() -> int | None:
+            """Records between the replay and the live consumer groups (None: a group's offsets are unknown)."""
+            total = 0
+            for p, reader, _ in runs:
+                apart = _distance(await reader.positions(), await _committed(settings, p.group, reader.partitions))
+                if apart is None:
+                    return None
+                total += apart
+            return total
+
+        # let the live consumers reach the point the replay reached before the tables are locked for the comparison
         deadline = time.monotonic() + wait_s
         while time.monotonic() < deadline:
-            behind = _distance(await reader.positions(), await _committed(settings, reader.partitions))
-            if behind is None or behind == 0:
+            if (await distance()) in (None, 0):
                 break
             await asyncio.sleep(0.5)
+        log.info("rebuild: locking the live projections")
         async with live.connect() as conn:
             trans = await conn.begin()
             try:
                 await conn.execute(text(f"LOCK TABLE {LIVE_SCHEMA}.{TRACKING_TABLE} IN SHARE ROW EXCLUSIVE MODE"))
-                tables = ", ".join(f"{LIVE_SCHEMA}.{t}" for t in PROJECTION_TABLES)
-                await conn.execute(text(f"LOCK TABLE {tables} IN EXCLUSIVE MODE"))
-                # the live consumer applies nothing more now: bring the rebuild exactly to where it is
-                committed = await _committed(settings, reader.partitions)
-                positions = await reader.positions()
-                if committed is not None and all(positions[tp] <= committed.get(tp, 0) for tp in reader.partitions):
-                    applier.total = max(applier.total, reader.total(committed))
-                    await reader.read_until(committed, applier, batch=batch)
-                else:  # the live consumer is behind the rebuild (or unknown): the rebuild takes everything there is
-                    await reader.read_to_end(applier, batch=batch)
-                result.behind = _distance(await reader.positions(), committed)
+                locked = ", ".join(f"{LIVE_SCHEMA}.{t}" for t in tables)
+                await conn.execute(text(f"LOCK TABLE {locked} IN EXCLUSIVE MODE"))
+                # the live consumers apply nothing more now: bring the replay exactly to where each group is
+                for p, reader, applier in runs:
+                    committed = await _committed(settings, p.group, reader.partitions)
+                    positions = await reader.positions()
+                    if committed is not None and all(positions[tp] <= committed.get(tp, 0) for tp in reader.partitions):
+                        to_read = sum(max(0, committed.get(tp, 0) - positions[tp]) for tp in reader.partitions)
+                        counter.total = max(counter.total, result.records + to_read)
+                        await reader.read_until(committed, applier, batch=batch)
+                    else:  # the live consumer is behind the replay (or unknown): the replay takes everything there is
+                        await reader.read_to_end(applier, batch=batch)
+                log.info("rebuild: at the live consumers' offsets", records=result.records)
+                result.behind = await distance()
                 result.in_sync = result.behind == 0
-                result.tables = await _compare(conn, PROJECTION_TABLES, compare=result.in_sync)
+                result.tables = await _compare(conn, tables, compare=result.in_sync)
                 if check_only or (result.truncated and not force):
                     await trans.rollback()
                 else:
-                    await _replace(conn, PROJECTION_TABLES, settings.group(GROUP))
+                    await _replace(conn, tables, [settings.group(p.group) for p in chosen])
                     await trans.commit()
                     result.swapped = True
             except BaseException:
@@ -384,7 +434,8 @@ async def rebuild(
             async with live.begin() as conn2:
                 await conn2.execute(text(f"DROP SCHEMA IF EXISTS {REBUILD_SCHEMA} CASCADE"))
     finally:
-        await reader.stop()
+        for _, reader, _ in runs:
+            await reader.stop()
         await scratch.dispose()
         await live.dispose()
     result.seconds = time.monotonic() - started
