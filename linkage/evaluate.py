@@ -102,7 +102,8 @@ def print_report(scores: Mapping[str, Any], console: Console | None = None) -> N
     out.print(
         f"[bold]Classifier[/bold] {model['version']}: trained on {model['train_rows']} rows (train split) in "
         f"{model['train_seconds']:.1f} s; tuned by 5-fold cross-validation on the train split "
-        f"(auto-route {model['cv_auto_share']:.1%} at {model['cv_auto_precision']:.1%} precision there)"
+        f"({'data/tuning.json' if model.get('tuning_source') == 'stored' else 'at start-up'}; auto-route "
+        f"{model['cv_auto_share']:.1%} at {model['cv_auto_precision']:.1%} precision there)"
     )
     per = Table(title="Categories (test split)")
     for col in ("category", "precision", "recall", "F1", "support", "auto-route threshold"):

@@ -7,16 +7,20 @@ import copy
 import numpy as np
 import pytest
 
+from services.intake.classify.corpus import train_split
 from services.intake.classify.model import (
     MAX_THRESHOLD,
     MIN_THRESHOLD,
     PRECISION_TARGET,
     Classifier,
     fit_temperature,
+    load_tuning,
     softmax,
+    train_default,
     tune_thresholds,
 )
 from services.intake.classify.service import default_classifier
+from services.intake.classify.tune import same_tuning
 from shared.catalog.models import CATEGORY_NAMES
 
 pytestmark = pytest.mark.unit
@@ -104,3 +108,21 @@ def test_tuned_thresholds_cover_every_routable_category(clf: Classifier) -> None
     assert t.cv_auto_precision >= PRECISION_TARGET
     assert 0 < t.cv_auto_share <= 1
     assert t.train_seconds > 0
+
+
+def test_the_service_uses_the_stored_tuning_and_it_is_current(clf: Classifier) -> None:
+    """data/tuning.json is what cross-validation gives for today's corpus and catalog (else: run
+    ``python -m services.intake.classify.tune``), and the service uses it instead of tuning at start-up."""
+    stored = load_tuning()
+    assert stored is not None
+    assert clf.tuning.source == "stored" and clf.tuning.version == clf.version == stored.version
+    fresh = train_default(tune=True).tuning
+    assert fresh.source == "cross-validation"
+    assert same_tuning(fresh, stored), (fresh, stored)
+
+
+def test_a_stale_stored_tuning_is_not_used() -> None:
+    stored = load_tuning()
+    assert stored is not None
+    small = Classifier(train_split()[:600], tuning=stored)  # another corpus: tuned by cross-validation
+    assert small.tuning.source == "cross-validation" and small.tuning.version == small.version != stored.version

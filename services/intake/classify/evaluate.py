@@ -116,6 +116,7 @@ def evaluate(rows: Sequence[Example] | None = None, classifier: Classifier | Non
             "version": clf.version,
             "train_rows": clf.tuning.train_rows,
             "train_seconds": clf.tuning.train_seconds,
+            "tuning_source": clf.tuning.source,
             "thresholds": clf.tuning.thresholds,
             "emergency_gate": clf.tuning.emergency_gate,
             "emergency_alone": clf.tuning.emergency_alone,

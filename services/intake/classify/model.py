@@ -25,13 +25,15 @@ from __future__ import annotations
 import copy
 import functools
 import hashlib
+import json
 import logging
 import math
 import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
@@ -158,8 +160,9 @@ class _Linear:
 
 
 def _svc(c: float) -> LinearSVC:
-    # tol 1e-3 (not 1e-4): half the training time, the same cross-validated figures
-    return LinearSVC(C=c, class_weight="balanced", tol=1e-3, max_iter=5000)
+    # tol 1e-3 (not 1e-4): half the training time, the same cross-validated figures; a fixed random_state makes
+    # liblinear's coordinate order, and so the model and its tuning, the same on every run
+    return LinearSVC(C=c, class_weight="balanced", tol=1e-3, max_iter=5000, random_state=0)
 
 
 def _fold_jobs(
@@ -202,8 +205,11 @@ def _folds_for(y: np.ndarray, folds: int) -> int:
 
 @dataclass(frozen=True)
 class Tuning:
-    """What cross-validation on the train split decided (kept for ``linkage eval`` and the docs)."""
+    """What cross-validation on the train split decided, for the corpus + catalog ``version``. Computed at
+    start-up, or read from ``data/tuning.json`` (:func:`load_tuning`) when that file is for the same version."""
 
+    version: str
+    source: str  # "cross-validation" or "stored"
     category_temperature: float
     kind_temperature: float
     thresholds: dict[str, float]
@@ -215,7 +221,7 @@ class Tuning:
     cv_emergency_recall: float
     cv_emergency_precision: float
     train_rows: int
-    train_seconds: float
+    train_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -268,6 +274,11 @@ class Classifier:
     """Trained kind/category models, their tuning and the catalog's matters. Build once; :meth:`classify` is
     thread-safe (read-only after construction)."""
 
+    thresholds: dict[str, float]
+    emergency_gate: float
+    emergency_alone: float
+    _tuning: dict[str, Any]
+
     def __init__(
         self,
         examples: Sequence[Example],
@@ -275,6 +286,7 @@ class Classifier:
         version: str = "",
         *,
         folds: int = FOLDS,
+        tuning: Tuning | None = None,
     ) -> None:
         if not examples:
             raise ValueError("no training examples")
@@ -287,7 +299,15 @@ class Classifier:
         with threadpool_limits(limits=1):
             x_all = self.features.fit_transform(texts + [prepare(d) for d, _ in docs])
             x, extra_x = x_all[: len(texts)], x_all[len(texts) :]
-            self._fit(x, examples, extra_x, np.array([c for _, c in docs]), folds)
+            stored = tuning if tuning is not None and tuning.version == self.version else None
+            if tuning is not None and stored is None:
+                log.warning(
+                    "data/tuning.json is for corpus %s, not %s: tuning by cross-validation at start-up (slower); "
+                    "run python -m services.intake.classify.tune",
+                    tuning.version,
+                    self.version,
+                )
+            self._fit(x, examples, extra_x, np.array([c for _, c in docs]), folds, stored)
         self._set_catalog(catalog)
         self.tuning = Tuning(**{**self._tuning, "train_seconds": round(time.perf_counter() - started, 3)})
         log.info(
@@ -300,13 +320,23 @@ class Classifier:
 
     # ------------------------------------------------------------------ training
 
-    def _fit(self, x: Any, examples: Sequence[Example], extra_x: Any, extra_y: np.ndarray, folds: int) -> None:
+    def _fit(
+        self,
+        x: Any,
+        examples: Sequence[Example],
+        extra_x: Any,
+        extra_y: np.ndarray,
+        folds: int,
+        stored: Tuning | None,
+    ) -> None:
         y_cat = np.array([e.category for e in examples])
         y_kind = np.array([e.kind for e in examples])
         cat_classes = sorted({str(v) for v in y_cat} | {str(v) for v in extra_y})
         kind_classes = sorted({str(v) for v in y_kind})
         cat_jobs = _fold_jobs(x, y_cat, C_CATEGORY, _folds_for(y_cat, folds), extra_x, extra_y)
         kind_jobs = _fold_jobs(x, y_kind, C_KIND, _folds_for(y_kind, min(folds, KIND_FOLDS)))
+        if stored is not None:  # the final fits only
+            cat_jobs, kind_jobs = cat_jobs[-1:], kind_jobs[-1:]
         jobs = [*cat_jobs, *kind_jobs]
         jj = [i for i, e in enumerate(examples) if e.emergency]
         if len({examples[i].emergency for i in jj}) >= 2:
@@ -315,13 +345,20 @@ class Classifier:
         with ThreadPoolExecutor(TRAIN_THREADS) as pool:
             done = list(pool.map(lambda job: job(), jobs))
         cat_done, kind_done = done[: len(cat_jobs)], done[len(cat_jobs) : len(cat_jobs) + len(kind_jobs)]
+        self.service_model: LinearSVC | None = done[-1] if len(done) > len(cat_jobs) + len(kind_jobs) else None
+        if stored is not None:
+            self.category_model = _Linear(cat_done[-1], stored.category_temperature, cat_classes)
+            self.kind_model = _Linear(kind_done[-1], stored.kind_temperature, kind_classes)
+            self.emergency_gate, self.emergency_alone = stored.emergency_gate, stored.emergency_alone
+            self.thresholds = dict(stored.thresholds)
+            self._tuning = {**asdict(stored), "source": "stored", "train_rows": len(examples)}
+            return
         cat_cv = _collect(cat_done[:-1], len(examples), len(cat_classes))
         kind_cv = _collect(kind_done[:-1], len(examples), len(kind_classes))
         cat_t = fit_temperature(cat_cv, np.searchsorted(cat_classes, y_cat))
         kind_t = fit_temperature(kind_cv, np.searchsorted(kind_classes, y_kind))
         self.category_model = _Linear(cat_done[-1], cat_t, cat_classes)
         self.kind_model = _Linear(kind_done[-1], kind_t, kind_classes)
-        self.service_model: LinearSVC | None = done[-1] if len(done) > len(cat_jobs) + len(kind_jobs) else None
 
         # tuning on the out-of-fold probabilities
         cv_probs = softmax(cat_cv, cat_t)
@@ -333,7 +370,7 @@ class Classifier:
         self.emergency_gate, self.emergency_alone = _tune_emergency(
             [bool(h) for h, _ in scans], [bool(r) for _, r in scans], p_jj, truth
         )
-        self.thresholds: dict[str, float] = {}
+        self.thresholds = {}
         decisions = [
             self._decide(dict(zip(cat_classes, row.tolist(), strict=True)), scans[i]) for i, row in enumerate(cv_probs)
         ]
@@ -350,9 +387,11 @@ class Classifier:
         all_ne = sum(1 for e in examples if e.emergency is None)
         flagged = [i for i, d in enumerate(decisions) if d.emergency is not None]
         true_flags = sum(1 for i in flagged if examples[i].emergency is not None)
-        self._tuning: dict[str, Any] = {
-            "category_temperature": round(cat_t, 4),
-            "kind_temperature": round(kind_t, 4),
+        self._tuning = {
+            "version": self.version,
+            "source": "cross-validation",
+            "category_temperature": cat_t,
+            "kind_temperature": kind_t,
             "thresholds": dict(self.thresholds),
             "emergency_gate": self.emergency_gate,
             "emergency_alone": self.emergency_alone,
@@ -534,12 +573,31 @@ def load_catalog_quietly() -> Catalog | None:
         return None
 
 
-def train_default(catalog: Catalog | None = None, *, use_catalog: bool = True) -> Classifier:
+TUNING_PATH = Path(__file__).resolve().parent / "data" / "tuning.json"
+
+
+def load_tuning(path: Path = TUNING_PATH) -> Tuning | None:
+    """The stored tuning (``python -m services.intake.classify.tune`` writes it), or ``None``."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return Tuning(**{**raw, "thresholds": {str(k): float(v) for k, v in raw["thresholds"].items()}})
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        log.info("no stored classifier tuning (%s): tuning by cross-validation", exc)
+        return None
+
+
+def save_tuning(tuning: Tuning, path: Path = TUNING_PATH) -> None:
+    data = {k: v for k, v in asdict(tuning).items() if k not in ("train_seconds",)}
+    path.write_text(json.dumps({**data, "source": "stored"}, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+
+
+def train_default(catalog: Catalog | None = None, *, use_catalog: bool = True, tune: bool = False) -> Classifier:
     """A classifier trained on the train split of the packaged corpus, with the default catalog unless told
-    otherwise."""
+    otherwise; its tuning from ``data/tuning.json`` when that file is for this corpus and catalog (or ``tune``:
+    always by cross-validation)."""
     if catalog is None and use_catalog:
         catalog = load_catalog_quietly()
-    return Classifier(train_split(), catalog=catalog)
+    return Classifier(train_split(), catalog=catalog, tuning=None if tune else load_tuning())
 
 
 __all__ = [
