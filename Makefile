@@ -30,8 +30,12 @@ lock: $(STAMP)
 	$(UV_COMPILE) --extra otlp -o requirements.lock
 	$(UV_COMPILE) --all-extras -o requirements-dev.lock
 
+# `make run` preloads DEMO_HISTORY days of past cases once per data directory (var/), so the display moves from
+# the start; a later `make run` on the same var/ skips it. `make run DEMO_HISTORY=0` starts empty.
+DEMO_HISTORY ?= 7
+
 run: $(STAMP)
-	$(BIN)/linkage up
+	$(BIN)/linkage up --demo-history $(DEMO_HISTORY)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest tests

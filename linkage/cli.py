@@ -79,7 +79,10 @@ def up(
     var_dir: Annotated[Path, typer.Option(help="Where data, logs and linkage-up.json live.")] = Path("var"),
     demo: Annotated[bool, typer.Option(help="Load the demo district, catalog and accounts.")] = True,
     demo_history: Annotated[
-        int, typer.Option(min=0, max=90, help="Preload this many days of past cases before serving (demo only).")
+        int,
+        typer.Option(
+            min=0, max=90, help="Preload this many days of past cases before serving (demo only; once per --var-dir)."
+        ),
     ] = 0,
 ) -> None:
     """Start everything: embedded PostgreSQL and broker, migrations, demo data, the four services."""

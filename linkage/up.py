@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -179,16 +180,20 @@ def urls(stack: Stack) -> dict[str, dict[str, str]]:
     return {name: {path: f"http://127.0.0.1:{stack.ports[name]}{path}" for path in pages[name]} for name in stack.ports}
 
 
-def write_manifest(stack: Stack, seeds: dict[str, Any]) -> Path:
-    manifest = {
+def write_manifest(stack: Stack, seeds: dict[str, Any], history: dict[str, Any] | None = None) -> Path:
+    manifest: dict[str, Any] = {
         "services": {n: f"http://127.0.0.1:{p}" for n, p in stack.ports.items()},
         "urls": urls(stack),
         "database_url": stack.database_url,
         "kafka_bootstrap": stack.kafka_bootstrap,
         "demo": seeds,
     }
+    if history is not None:
+        manifest["demo_history"] = history  # days, cases, loaded_at; loaded_now: False when an earlier start did
     path = stack.var_dir / "linkage-up.json"
-    path.write_text(json.dumps(manifest, ensure_ascii=False, indent=2))
+    partial = path.with_suffix(".json.tmp")  # written whole, then renamed: a reader never sees half of it
+    partial.write_text(json.dumps(manifest, ensure_ascii=False, indent=2))
+    partial.replace(path)
     return path
 
 
@@ -242,16 +247,42 @@ def supervise(stack: Stack) -> None:
             stack.record_pids()
 
 
-def preload_history(manifest: Path, days: int) -> None:
-    """``--demo-history D``: D days of past cases through dispatch's demo-only import, before the URLs are shown."""
+HISTORY_MARK = "demo-history.json"
+"""In the data directory once ``--demo-history`` was loaded into its database: a later start skips the preload."""
+
+
+def history_mark(var_dir: Path) -> Path:
+    return var_dir / HISTORY_MARK
+
+
+def preload_history(manifest: Path, days: int) -> dict[str, Any]:
+    """``--demo-history D``: D days of past cases through dispatch's demo-only import, before the URLs are shown,
+    once per data directory (the mark it leaves makes a second start skip it). Returns what the manifest records."""
     from linkage.demo import Target, preload_history
 
+    mark = history_mark(manifest.parent)
+    if mark.exists():
+        with contextlib.suppress(ValueError, OSError):
+            done = json.loads(mark.read_text())
+            console.print(
+                f"demo history already loaded ({done.get('cases', '?')} cases over {done.get('days', '?')} day(s) "
+                f"at {done.get('loaded_at', '?')}); not loaded again"
+            )
+            return {**done, "loaded_now": False}
     try:
         totals = preload_history(Target.from_manifest(json.loads(manifest.read_text())), days, console=console)
     except Exception as exc:  # noqa: BLE001 - the system still serves without its history
         console.print(f"[yellow]demo history not loaded: {exc}[/yellow]")
-        return
+        return {"days": days, "loaded_now": False, "error": str(exc)[:300]}
     console.print(f"preloaded {totals['cases']} cases over {days} day(s) ({totals['steps']} steps)")
+    done = {
+        "days": days,
+        "cases": totals["cases"],
+        "steps": totals["steps"],
+        "loaded_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    mark.write_text(json.dumps(done, ensure_ascii=False, indent=2))
+    return {**done, "loaded_now": True}
 
 
 def run_up(*, port_base: int, broker_port: int, var_dir: Path, demo: bool, demo_history: int = 0) -> int:
@@ -266,6 +297,8 @@ def run_up(*, port_base: int, broker_port: int, var_dir: Path, demo: bool, demo_
     if busy:
         console.print(f"[red]ports in use: {', '.join(busy)} (try --port-base)[/red]")
         return 1
+    if not os.environ.get("LINKAGE_DATABASE_URL") and not (stack.var_dir / "pg").exists():
+        history_mark(stack.var_dir).unlink(missing_ok=True)  # a new database: its history is still to be loaded
     try:
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console) as bar:
             task = bar.add_task("starting PostgreSQL and the broker", total=None)
@@ -284,7 +317,7 @@ def run_up(*, port_base: int, broker_port: int, var_dir: Path, demo: bool, demo_
             return 1
         manifest = write_manifest(stack, seeds)
         if demo and demo_history:
-            preload_history(manifest, demo_history)
+            manifest = write_manifest(stack, seeds, preload_history(manifest, demo_history))
         print_urls(stack, manifest, time.monotonic() - started)
         supervise(stack)
     except KeyboardInterrupt:
