@@ -56,6 +56,9 @@ def stack(infra: Infra, otlp_receiver: OtlpReceiver) -> Iterator[Stack]:
         "OTEL_BSP_SCHEDULE_DELAY": "200",
         "OTEL_BSP_MAX_QUEUE_SIZE": "100000",
         "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "2048",
+        # the development sink acknowledges an emergency hand-off this long after taking it: long enough for the
+        # wall screen's test to see the red alert before it goes (tests/e2e/test_display.py)
+        "LINKAGE_HANDOFF_SINK_ACK_DELAY_S": "25",
     }
     stack = start_stack(infra, extra_env=exporting)  # the children only (restarted ones too), not this process
     try:

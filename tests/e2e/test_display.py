@@ -1,8 +1,10 @@
 """The wall screen through the running services: the SSE stream delivers a new snapshot after a complaint is filed
 (counted in its grid and street), neither the stream, the snapshot nor the page ever shows the citizen's name,
 phone, address or words; in headless Chromium at 1920×1080 the page draws one path per grid, fills the screen
-with nothing outside it, updates without a reload, and switches the map's shading. Screenshots at 1280, 1440
-and 1920 wide land in ``LINKAGE_SHOTS_DIR`` (default /tmp/shots)."""
+with nothing outside it, updates without a reload, and switches the map's shading. An emergency filed through
+intake shows in the red hand-off alert until dispatch's development sink acknowledges it (the session's stack
+acknowledges after ``LINKAGE_HANDOFF_SINK_ACK_DELAY_S``, tests/conftest.py). Screenshots at 1280, 1440 and 1920
+wide land in ``LINKAGE_SHOTS_DIR`` (default /tmp/shots)."""
 
 from __future__ import annotations
 
@@ -128,6 +130,21 @@ def test_snapshot_lists_use_masked_case_numbers_only(stack: Stack) -> None:
             "late_text",
         }
     assert all("tracking_code" not in e for e in snap["events"])
+    for item in snap["handoffs"]["items"]:
+        assert re.fullmatch(r"\d{6}…\w{0,4}|—", item["code"]), item["code"]
+        assert set(item) == {
+            "code",
+            "service",
+            "service_name",
+            "matter_name",
+            "street_name",
+            "transferred_at",
+            "waiting_min",
+            "alert_level",
+            "alert_name",
+            "escalations",
+            "state_name",
+        }
     assert {"ranking", "red", "black", "total", "period"} <= set(snap["measures"])
 
 
@@ -224,4 +241,81 @@ def test_the_wall_screen_in_chromium(stack: Stack) -> None:
         finally:
             browser.close()
     assert not external, f"the wall screen must not load anything from elsewhere: {external}"
+    assert not errors, errors
+
+
+def file_emergency(stack: Stack, caller_phone: str, marker: str) -> str:
+    """A fire reported on the hotline: routed as an emergency, transferred to 119, handed to the sink."""
+    spot = distinct_spot()
+    body = {
+        "call_id": f"display-fire-{uuid.uuid4()}",
+        "caller_phone": caller_phone,
+        "caller_name": NAME,
+        "kind": "求助",
+        "matter_code": "JJ001",
+        "text": f"{marker} 楼下厨房着火了，浓烟很大，我住{ADDRESS}",
+        "address": ADDRESS,
+        **spot,
+    }
+    r = httpx.post(f"{stack.url('intake')}/api/v1/complaints", json=body, headers=stack.operator_headers, timeout=20)
+    assert r.status_code == 201, r.text
+    return str(r.json()["tracking_code"])
+
+
+def masked(code: str) -> str:
+    return code[:6] + "…" + code[-4:]
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium binary at {CHROMIUM} (make browser)")
+def test_an_emergency_hand_off_alerts_on_the_wall_screen_until_acknowledged(stack: Stack) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    analytics = stack.url("analytics")
+    caller_phone, marker = phone(), f"暗号{uuid.uuid4().hex[:6]}"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            ctx = browser.new_context(
+                viewport={"width": 1920, "height": 1080}, locale="zh-CN", timezone_id="Asia/Shanghai"
+            )
+            page = ctx.new_page()
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(f"{analytics}/display")
+            expect(page.locator("body")).not_to_have_attribute("data-loaded", "0", timeout=20000)
+            code = masked(file_emergency(stack, caller_phone, marker))
+            mine = page.locator(f'#handoffs li[data-code="{code}"]')
+            expect(mine).to_be_visible(timeout=20000)  # pushed by the stream, no reload
+            alert = page.locator("#handoff-alert")
+            expect(alert).to_contain_text("紧急警情转交")
+            expect(mine).to_contain_text("119 消防救援")
+            expect(mine).to_contain_text("等待")
+            expect(mine).to_contain_text("级警示")
+            snap = httpx.get(f"{analytics}/api/v1/display/snapshot", timeout=10).json()
+            item = next(i for i in snap["handoffs"]["items"] if i["code"] == code)
+            assert item["service"] == "119" and item["matter_name"] and item["street_name"] != "未定位"
+            expect(mine).to_contain_text(item["matter_name"])
+            expect(mine).to_contain_text(item["street_name"])
+            for width, height in SIZES:
+                page.set_viewport_size({"width": width, "height": height})
+                page.wait_for_timeout(400)  # the page redraws 150 ms after a resize
+                over = page.evaluate(OVERFLOW_JS)
+                assert over["out"] == [] and over["scrollW"] <= width and over["scrollH"] <= height, over
+                cover = page.evaluate(COVERAGE_JS)
+                assert cover["share"] >= 0.9 and cover["area"] >= 0.9, cover
+                assert alert.is_visible() and mine.is_visible()
+                page.screenshot(path=str(SHOTS / f"display-handoff-{width}.png"))
+            html = page.content()
+            for secret in secrets_of(caller_phone, marker):
+                assert secret not in html
+            # the development sink acknowledges: the case leaves the alert (and the strip goes when it was the last)
+            expect(mine).to_have_count(0, timeout=90000)
+            snap = httpx.get(f"{analytics}/api/v1/display/snapshot", timeout=10).json()
+            assert code not in [i["code"] for i in snap["handoffs"]["items"]]
+            if not snap["handoffs"]["total"]:
+                expect(alert).to_be_hidden(timeout=10000)
+            ctx.close()
+        finally:
+            browser.close()
     assert not errors, errors

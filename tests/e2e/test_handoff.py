@@ -368,7 +368,7 @@ def test_development_sink_acknowledges_and_shows_it(stack: Stack, infra: Infra) 
     handoff = handoff_of(sink_rig, complaint)
     done = wait_until(
         lambda: (h := get_handoff(sink_rig, handoff["id"], handoff["case_id"]))["acknowledged_at"] and h,
-        timeout_s=30,
+        timeout_s=60,  # the session stack's sink waits LINKAGE_HANDOFF_SINK_ACK_DELAY_S (tests/conftest.py)
         message="the sink's acknowledgement",
     )
     assert done["adapter"] == "sink" and (done["acknowledged_by"] or "").endswith("（开发模拟）")

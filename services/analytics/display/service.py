@@ -6,7 +6,8 @@ as a masked tracking code (date part and the last four characters), their catego
 Parts: today's counters (Asia/Shanghai), channels, categories, hours, a 14-day trend, per-grid figures for the
 map (cases of the last 7 days, overdue cases now), per-street figures, the overdue list (超期) and the red list
 (督办 / 红色预警), this month's 三率 ranking and 红黑榜 (through the measures' own service functions), 未诉先办
-hot spots with their patrol tasks and today's patrol counts, and the latest events (ticker).
+hot spots with their patrol tasks and today's patrol counts, the emergency hand-offs to 110/119/120/122 still
+awaiting acknowledgement (the red alert), and the latest events (ticker).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.analytics.display import ranking_adapter
 from services.analytics.display.geo import district_map
+from services.analytics.handoffs import service as handoffs
 from services.analytics.hotspots import service as hotspots
 from services.analytics.hotspots.config import hotspot_settings
 from services.analytics.measures.models import MeasureCase
@@ -39,6 +41,7 @@ TREND_DAYS = 14
 MAP_DAYS = 7
 LIST_LIMIT = 12
 TICKER_LIMIT = 10
+HANDOFF_LIMIT = 6
 
 
 def mask_code(code: str | None) -> str:
@@ -197,6 +200,31 @@ async def _places(session: AsyncSession, day: date, now: datetime) -> dict[str, 
     }
 
 
+async def _handoffs(session: AsyncSession, now: datetime) -> dict[str, Any]:
+    """紧急警情转交 awaiting acknowledgement: service, masked case number, matter, street, minutes waiting, level."""
+    rows, total = await handoffs.waiting(session, limit=HANDOFF_LIMIT)
+    grid_streets = district_map().street_of_grid()
+    items = []
+    for h in rows:
+        street = _street_for(h.street_code, h.grid_code, grid_streets)
+        items.append(
+            {
+                "code": mask_code(h.tracking_code),
+                "service": h.service,
+                "service_name": handoffs.service_name(h.service),
+                "matter_name": _matter_name(h.matter_code) or names.category_name(h.category or UNKNOWN),
+                "street_name": names.street_name(street) if street != UNKNOWN else "未定位",
+                "transferred_at": h.transferred_at.isoformat(),
+                "waiting_min": max(int((now - h.transferred_at).total_seconds() // 60), 0),
+                "alert_level": h.alert_level,
+                "alert_name": handoffs.alert_name(h.alert_level),
+                "escalations": h.escalations,
+                "state_name": "已推送，待确认接警" if h.sent_at is not None else "待推送",
+            }
+        )
+    return {"total": total, "items": items}
+
+
 async def _trend(session: AsyncSession, day: date) -> list[dict[str, Any]]:
     first = day - timedelta(days=TREND_DAYS - 1)
     rows = (
@@ -289,6 +317,7 @@ async def snapshot(session: AsyncSession, *, now: datetime | None = None, with_r
             ],
         },
         "patrol": patrol,
+        "handoffs": await _handoffs(session, now),
         "events": [
             {
                 "at": e["at"],
