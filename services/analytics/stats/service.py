@@ -159,14 +159,22 @@ async def _count_daily(session: AsyncSession, events: Sequence[CaseEventV1]) -> 
 
 
 async def _count_grids(session: AsyncSession, events: Sequence[CaseEventV1]) -> None:
-    counts = Counter(
-        (local_day(e.at), _grid(e), e.category or "-", _street(e)) for e in events if e.action == "created"
-    )
+    # one row per (day, grid, category) in the batch: ON CONFLICT may touch a row only once per statement, and
+    # cases without a grid ("-") can name different streets
+    counts: Counter[tuple[date, str, str]] = Counter()
+    streets: dict[tuple[date, str, str], str] = {}
+    for e in events:
+        if e.action != "created":
+            continue
+        key = (local_day(e.at), _grid(e), e.category or "-")
+        counts[key] += 1
+        if streets.get(key, "-") == "-":
+            streets[key] = _street(e)
     if not counts:
         return
     rows = [
-        {"day": d, "grid_code": g, "category": c, "street_code": s, "count": n}
-        for (d, g, c, s), n in sorted(counts.items())
+        {"day": d, "grid_code": g, "category": c, "street_code": streets[(d, g, c)], "count": n}
+        for (d, g, c), n in sorted(counts.items())
     ]
     stmt = insert(GridDailyCount).values(rows)
     stmt = stmt.on_conflict_do_update(
