@@ -415,12 +415,17 @@ async def apply_survey(
     *,
     actor: str = "survey",
     comment: str | None = None,
+    solved: bool | None = None,
     now: datetime | None = None,
 ) -> list[CaseHistory]:
     """回访 → 评价 → 结案: record the result, then close (满意/基本满意/未评价), reopen (不满意, first time)
-    or supervise and close (不满意 again: 督办 to the department head)."""
+    or supervise and close (不满意 again: 督办 to the department head).
+
+    ``solved`` is the citizen's own answer to "您反映的问题解决了吗？" when the survey asked it; it is kept in
+    the ``surveyed`` entry's details (``details["solved"]``) for 解决率 and does not change the flow."""
     now = now or datetime.now(UTC)
-    entries = [await transition(session, case, "survey", actor=actor, reason=comment, now=now, result=result)]
+    extra: dict[str, Any] = {"solved": solved} if solved is not None else {}
+    entries = [await transition(session, case, "survey", actor=actor, reason=comment, now=now, result=result, **extra)]
     if result in sm.SATISFIED_RESULTS:
         entries.append(await transition(session, case, "close", actor=actor, now=now, result=result))
     elif case.reopen_count < sm.MAX_REOPENS:
