@@ -322,7 +322,9 @@ async def survey(
     case_id: str, body: SurveyIn, session: SessionDep, runtime: RuntimeDep, who: DispatcherDep
 ) -> TransitionOut:
     case = await common.load_case(session, case_id)
-    entries = await flows.apply_survey(session, case, body.result, actor=who.actor, comment=body.comment)
+    entries = await flows.apply_survey(
+        session, case, body.result, actor=who.actor, comment=body.comment, solved=body.solved
+    )
     await session.commit()
     runtime.relay.wake()
     return TransitionOut(

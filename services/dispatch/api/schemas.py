@@ -87,6 +87,9 @@ class CorrectIn(BaseModel):
 class SurveyIn(BaseModel):
     result: Literal["满意", "基本满意", "不满意", "未评价"]
     comment: str | None = Field(default=None, max_length=2000)
+    solved: bool | None = Field(
+        default=None, description="the citizen's own answer: was the problem solved? (for 解决率)"
+    )
 
 
 class VerifyIn(BaseModel):

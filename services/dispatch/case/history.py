@@ -375,6 +375,8 @@ def describe(action: str, details: dict[str, Any] | None = None) -> str:
         return f"{name}{d['days']}个工作日{until}"
     if action == "resumed" and d.get("suspended_working_days"):
         return f"{name}，时限顺延{d['suspended_working_days']}个工作日"
+    if action == "surveyed" and d.get("result") and isinstance(d.get("solved"), bool):
+        return f"{name}：{'已解决' if d['solved'] else '未解决'}，{d['result']}"
     if action in ("surveyed", "closed") and d.get("result"):
         return f"{name}：{d['result']}"
     if action == "verified" and "passed" in d:

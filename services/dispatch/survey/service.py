@@ -45,7 +45,13 @@ async def record_answer(
     outcome = "ignored"
     if case is not None and case.state in AWAITING_SURVEY:
         entries = await flows.apply_survey(
-            session, case, answer.result, actor=f"citizen:{answer.channel}", comment=answer.comment, now=now
+            session,
+            case,
+            answer.result,
+            actor=f"citizen:{answer.channel}",
+            comment=answer.comment,
+            solved=answer.solved,
+            now=now,
         )
         actions = [e.action for e in entries]
         outcome = "supervised" if "supervised" in actions else "reopened" if "reopened" in actions else "closed"
