@@ -42,7 +42,7 @@ from shared.settings import Settings
 console = Console()
 REPO = Path(__file__).resolve().parent.parent
 #: Free-text cores (catalog-style complaints the model classifies with a matter confidence ≥ 0.5 even with a place
-#: in front; dispatch sends anything less sure to triage); the operator-classified run is SZ003 路灯不亮.
+#: in front; dispatch sends anything less sure to triage); operator-classified tickets: OPERATOR_MATTERS.
 FREE_TEXTS = (
     "附近的汽修厂喷漆，味道刺鼻，家里窗户都不敢开",
     "小区广场舞音响开得很大，一直跳到晚上十点",
@@ -57,6 +57,55 @@ FREE_TEXTS = (
 )
 STREET_LIGHT = ("路灯不亮", "路灯坏了", "灯杆上的灯一闪一闪", "整排路灯都黑了", "路灯白天亮晚上不亮", "照明灯全灭了")
 LIGHT_EFFECT = ("晚上走路很害怕", "老人孩子出门不方便", "骑车差点摔跤", "黑灯瞎火的不安全", "下夜班回家提心吊胆")
+#: Operator-classified tickets rotate over twelve matters of nine categories (texts per matter: cores, effects).
+#: 并单 merges the same matter within 200 m when the words mean the same: each matter's tickets are 250 m apart.
+OPERATOR_MATTERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "SZ003": (STREET_LIGHT, LIGHT_EFFECT),
+    "HB002": (
+        ("楼下饭馆油烟直接往楼上排", "烧烤店油烟熏得家里全是味", "餐馆排烟管对着窗户"),
+        ("衣服都不敢晾", "窗户一直不敢开", "老人咳嗽得厉害"),
+    ),
+    "CG001": (
+        ("人行道上摆满了流动摊贩", "早市占道摆摊把路堵了", "小摊贩在路边占道经营"),
+        ("行人只能走机动车道", "每天早上堵得走不动", "垃圾扔了一地"),
+    ),
+    "JT007": (
+        ("路边违法停车占了一条车道", "车辆乱停在人行道上", "有车长期停在公交站台前"),
+        ("公交车进不了站", "轮椅和婴儿车过不去", "早晚高峰堵得厉害"),
+    ),
+    "SC001": (
+        ("超市在卖过期的牛奶", "小卖部卖的面包发霉了", "买到的熟食已经变质"),
+        ("孩子吃了肚子疼", "找商家也不给退", "怕还有别人买到"),
+    ),
+    "HB003": (
+        ("楼下商铺音响放得震天响", "半夜有人在小区里大声喧哗", "酒吧音乐吵到凌晨"),
+        ("晚上根本睡不着", "孩子没法写作业", "老人心脏受不了"),
+    ),
+    "CG009": (
+        ("店招牌歪了快掉下来", "楼顶广告牌松动了", "违规户外广告挡住了窗户"),
+        ("刮风的时候很危险", "下面经常有人走", "晚上灯箱刺眼"),
+    ),
+    "JT002": (
+        ("公交司机不等人就关门", "公交车经常甩站", "公交司机态度很差"),
+        ("等了半小时才来一趟", "老人上车差点摔倒", "投诉过没人管"),
+    ),
+    "SZ013": (
+        ("网线电线乱拉在树上", "楼道里通信线缆缠成一团", "光纤线垂下来挡路"),
+        ("担心触电", "车辆经过会挂到", "很不美观"),
+    ),
+    "WJ001": (
+        ("医院挂号排队太久", "医生看病态度很差", "社区医院开药乱收费"),
+        ("老人等了一上午", "问什么都不耐烦", "多收了好几十"),
+    ),
+    "JY006": (
+        ("学校门口摊贩很多", "校门口小卖部向学生卖烟", "学校附近有网吧让未成年人进"),
+        ("孩子过马路很危险", "家长很担心", "每天都这样"),
+    ),
+    "JF005": (
+        ("物业乱收停车费", "物业不修电梯还涨物业费", "物业把公共区域租出去了"),
+        ("业主们意见很大", "找物业没人理", "已经好几个月了"),
+    ),
+}
 ROADS = (
     "建设路", "双林路", "猛追湾街", "府青路", "二环路", "一环路", "万年场", "东风路",
     "水碾河路", "杉板桥路", "驷马桥街", "踏水桥", "新鸿路", "培华东路", "跳蹬河路", "建设南路",
@@ -323,20 +372,31 @@ def complaint_text(rng: random.Random, core: str, effect: str = "") -> str:
     return "，".join([where, core, *middle]) + "。" + rng.choice(ASK)
 
 
-def hotline_documents(tag: str, count: int, *, free_text: bool) -> list[dict[str, Any]]:
-    """``count`` hotline tickets, each at its own random point of the district with a varied text, so duplicate
-    detection leaves them alone and each one is dispatched (seeded by ``tag``: the same tag, the same tickets)."""
+def hotline_documents(
+    tag: str,
+    count: int,
+    *,
+    free_text: bool,
+    apart: bool = True,
+    placed: dict[str, list[dict[str, float]]] | None = None,
+) -> list[dict[str, Any]]:
+    """``count`` hotline tickets, each at its own random point of the district with a varied text, the tickets of one
+    matter (or one free-text core) 250 m apart — also from those in ``placed`` (earlier runs of the same bench; the
+    new points are added to it) — so duplicate detection leaves them alone and each one is dispatched (seeded by
+    ``tag``: the same tag, the same tickets). ``apart=False``: anywhere (for the raw POST endpoint)."""
     rng = random.Random(tag)
-    taken: dict[str, list[dict[str, float]]] = {}
+    taken: dict[str, list[dict[str, float]]] = {} if placed is None else placed
+    matters = list(OPERATOR_MATTERS)
     documents = []
     for i in range(count):
         if free_text:  # the core alone (the model needs it to dominate), at a place of its own
-            core = FREE_TEXTS[i % len(FREE_TEXTS)]
-            text = f"{rng.choice(ROADS)}{rng.randint(1, 300)}号{rng.choice(SPOTS)}，{core}。"
-            spot = spot_apart(rng, taken.setdefault(core, []))
+            group = FREE_TEXTS[i % len(FREE_TEXTS)]
+            text = f"{rng.choice(ROADS)}{rng.randint(1, 300)}号{rng.choice(SPOTS)}，{group}。"
         else:
-            text = complaint_text(rng, rng.choice(STREET_LIGHT), rng.choice(LIGHT_EFFECT))
-            spot = district_spot(rng)
+            group = matters[i % len(matters)]
+            cores, effects = OPERATOR_MATTERS[group]
+            text = complaint_text(rng, rng.choice(cores), rng.choice(effects))
+        spot = spot_apart(rng, taken.setdefault(group, [])) if apart else district_spot(rng)
         doc: dict[str, Any] = {
             "call_id": f"{tag}-{i}",
             "caller_phone": f"139{rng.randrange(100_000_000):08d}",
@@ -345,7 +405,7 @@ def hotline_documents(tag: str, count: int, *, free_text: bool) -> list[dict[str
             **spot,
         }
         if not free_text:
-            doc["matter_code"] = "SZ003"
+            doc["matter_code"] = group
         documents.append(doc)
     return documents
 
@@ -846,7 +906,7 @@ def raw_limits(
     results: Results, db_url: str, settings: Settings, mode: Mode, concurrency: int, progress: Progress
 ) -> None:
     task = progress.add_task("raw limits", total=4)
-    documents = hotline_documents("raw", max(2000, mode.complaints * 4), free_text=False)
+    documents = hotline_documents("raw", max(2000, mode.complaints * 4), free_text=False, apart=False)
     results.raw["post_rps"] = asyncio.run(raw_post_rate(documents, concurrency))
     progress.advance(task)
     results.raw["pg_commits_1"] = asyncio.run(raw_postgres_commits(db_url, 1, mode.raw_s))
@@ -878,12 +938,13 @@ async def system_figures(
     intake_urls = [svc.url for svc in stack.services.values() if svc.name == "intake"]
     headers = stack.operator_headers
     sampler = RssSampler({key: svc.proc.pid for key, svc in stack.services.items()})
+    placed: dict[str, list[dict[str, float]]] = {}  # every ticket of this bench, by matter or core: kept apart
     warm = f"warm{uuid.uuid4().hex[:6]}"
     await run_pipeline(
         intake_urls,
         db_url,
         warm,
-        hotline_documents(warm, 60, free_text=True),
+        hotline_documents(warm, 60, free_text=True, placed=placed),
         headers,
         concurrency=8,
         rate=None,
@@ -899,7 +960,7 @@ async def system_figures(
     async with sampler.sampling():
         for kind, free_text in (("operator-classified", False), ("free-text", True)):
             run_tag = f"{tag}{kind[:4]}"
-            docs = hotline_documents(run_tag, mode.complaints, free_text=free_text)
+            docs = hotline_documents(run_tag, mode.complaints, free_text=free_text, placed=placed)
             runs[kind] = await run_pipeline(
                 intake_urls,
                 db_url,
@@ -913,7 +974,7 @@ async def system_figures(
                 label=f"pipeline: {kind}",
             )
         half = max(1.0, runs["operator-classified"]["pipeline_rate"] / 2)
-        docs = hotline_documents(f"{tag}half", int(half * mode.latency_s), free_text=False)
+        docs = hotline_documents(f"{tag}half", int(half * mode.latency_s), free_text=False, placed=placed)
         runs["half-rate"] = await run_pipeline(
             intake_urls,
             db_url,
