@@ -114,22 +114,24 @@ def test_survey_link_is_absolute_and_opens_the_styled_page(stack: Stack, keys: d
             style = page.evaluate(
                 """() => {
                   const h = getComputedStyle(document.querySelector("header.top"));
-                  const b = [...document.querySelectorAll(".choices button")].map(x => getComputedStyle(x));
+                  const b = [...document.querySelectorAll(".pick span")].map(x => getComputedStyle(x));
                   const card = getComputedStyle(document.querySelector(".card"));
-                  return {header: h.backgroundImage, colors: b.map(s => s.backgroundColor),
+                  return {header: h.backgroundImage, colors: b.map(s => s.borderTopColor),
                           sizes: b.map(s => parseFloat(s.fontSize)), card: card.backgroundColor,
                           page: document.documentElement.scrollWidth};
                 }"""
             )
             assert "linear-gradient" in style["header"] and style["card"] == "rgb(255, 255, 255)", style
-            assert len(set(style["colors"])) == 3 and min(style["sizes"]) >= 16, style
+            assert len(set(style["colors"])) == 5 and min(style["sizes"]) >= 16, style
             assert style["page"] <= width, style
             shot(page, f"survey-{width}")
 
     with chromium_page(1280) as page:
         page.goto(link)
+        page.click(".pick.yes")
+        page.click(".pick.s1")
         page.fill("#comment", "处理及时")
-        page.click(".choices button.s1")
+        page.click("#send")
         expect(page.locator("#result")).to_have_text("感谢您的评价！您的意见将用于改进办理工作。")
         shot(page, "survey-answered-1280")
     wait_until(lambda: case(stack, dk, c["id"])["state"] == "closed", message="case closed after the answer")

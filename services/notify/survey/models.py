@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, DateTime, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shared.db import Base
@@ -18,6 +18,8 @@ class SurveyAnswer(Base):
     tracking_code: Mapped[str] = mapped_column(String(20), index=True)
     survey_round: Mapped[int] = mapped_column(Integer)
     result: Mapped[str] = mapped_column(String(8))
+    # the citizen's own answer to 您反映的问题解决了吗？ (None: not asked, e.g. an SMS reply with only a number)
+    solved: Mapped[bool | None] = mapped_column(Boolean)
     comment: Mapped[str | None] = mapped_column(String(500))
     channel: Mapped[str] = mapped_column(String(16))
     answered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -21,7 +21,7 @@ from fastapi import APIRouter, Depends, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import APIKeyHeader
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from services.notify.config import NotifySettings, get_notify_settings
 from services.notify.contact.models import Contact
@@ -36,7 +36,8 @@ from shared.validation import AuthFirstRoute, CleanStr
 
 router = APIRouter(tags=["surveys"], route_class=AuthFirstRoute)
 
-ANSWER_HELP = "answer must be one of 1, 2, 3, 满意, 基本满意, 不满意"
+ANSWER_HELP = "answer must be one of 1, 2, 3, 满意, 基本满意, 不满意 (an SMS reply may add 已解决 or 未解决)"
+SOLVED_QUESTION = "您反映的问题解决了吗？"
 SIGNATURE_HEADER = "X-Linkage-Signature"
 TIMESTAMP_HEADER = "X-Linkage-Timestamp"
 
@@ -52,8 +53,23 @@ gateway_signature = APIKeyHeader(
 
 class AnswerFields(BaseModel):
     answer: str | int = Field(description="1 满意, 2 基本满意, 3 不满意 (or the words)")
+    solved: bool | None = Field(
+        default=None,
+        description="the citizen's own answer to 您反映的问题解决了吗？: true 已解决, false 未解决; absent or null: "
+        "not asked (an SMS reply may instead write 已解决 / 未解决 beside its number, e.g. `2 已解决`)",
+    )
     comment: CleanStr | None = Field(default=None, max_length=500)
     channel: Literal["sms", "wechat", "web"] = "web"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _solved_in_reply(cls, data: Any) -> Any:
+        """``"2 已解决"`` → answer 2 and solved true, unless ``solved`` is given on its own."""
+        if isinstance(data, dict) and data.get("solved") is None:
+            said = service.parse_solved(data.get("answer"))
+            if said is not None:
+                data = {**data, "solved": said}
+        return data
 
     @field_validator("answer")
     @classmethod
@@ -89,6 +105,7 @@ class SurveyAnswerOut(BaseModel):
     case_id: str
     tracking_code: str
     result: str
+    solved: bool | None = None
     answered_at: datetime
 
 
@@ -99,6 +116,8 @@ class SurveyOut(BaseModel):
     expires_at: datetime
     answer_url: str
     options: dict[str, str] = Field(default_factory=lambda: {"1": "满意", "2": "基本满意", "3": "不满意"})
+    solved_question: str = SOLVED_QUESTION
+    solved_options: dict[str, bool] = Field(default_factory=lambda: {"已解决": True, "未解决": False})
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -170,11 +189,17 @@ def normalize_phone(phone: str) -> str:
 async def _accept(
     session: SessionDep, runtime: RuntimeDep, token: SurveyToken, contact: Contact, body: AnswerFields
 ) -> JSONResponse:
-    answer = await service.submit(session, token, contact, body.result, comment=body.comment, channel=body.channel)
+    answer = await service.submit(
+        session, token, contact, body.result, comment=body.comment, channel=body.channel, solved=body.solved
+    )
     await session.commit()
     runtime.relay.wake()
     out = SurveyAnswerOut(
-        case_id=answer.case_id, tracking_code=answer.tracking_code, result=answer.result, answered_at=answer.answered_at
+        case_id=answer.case_id,
+        tracking_code=answer.tracking_code,
+        result=answer.result,
+        solved=answer.solved,
+        answered_at=answer.answered_at,
     )
     return JSONResponse(out.model_dump(mode="json"), status_code=202)
 
@@ -288,7 +313,8 @@ async def answer_by_link(
     responses=PAGE_ERRORS,
 )
 async def survey_page(token: str, session: SessionDep) -> HTMLResponse:
-    """The citizen's survey page (the link in the 办结 message): three buttons that post the answer."""
+    """The citizen's survey page (the link in the 办结 message): 问题解决了吗 (已解决 / 未解决) and the
+    satisfaction (满意 / 基本满意 / 不满意), both required, an optional comment, posted together."""
     return await _page(session, token)
 
 
@@ -298,7 +324,10 @@ async def _page(session: SessionDep, token: str) -> HTMLResponse:
         tokens.check_open(row, contact, datetime.now(UTC))
     except tokens.AlreadyAnswered:
         answered = await service.current_answer(session, contact)
-        result = f"（{html.escape(answered.result)}）" if answered and answered.survey_round == row.survey_round else ""
+        result = ""
+        if answered and answered.survey_round == row.survey_round:
+            said = "" if answered.solved is None else "已解决，" if answered.solved else "未解决，"
+            result = f"（{said}{html.escape(answered.result)}）"
         return HTMLResponse(_html("满意度评价", f"<p>您已评价{result}，感谢您的反馈。</p>"))
     except DomainError as exc:
         titles = {404: "未找到评价", 410: "评价链接已失效", 409: "无需评价"}
@@ -332,33 +361,54 @@ main { max-width: 560px; margin: 0 auto; padding: 18px 16px; }
 .card { background: #fff; border: 1px solid #e2e8f0; border-radius: 6px; padding: 16px 18px; }
 h2 { font-size: 16px; margin: 0 0 12px; border-left: 4px solid #b91c1c; padding-left: 8px; }
 .code { font-family: "DejaVu Sans Mono", monospace; font-weight: 700; letter-spacing: 1px; color: #b91c1c; }
-label { display: block; margin: 12px 0 4px; font-weight: 600; color: #374151; }
+label.text, legend { display: block; margin: 12px 0 4px; font-weight: 600; color: #374151; padding: 0; }
+legend .req { color: #b91c1c; font-weight: 400; font-size: 13px; margin-left: 4px; }
+fieldset { border: 0; margin: 14px 0 0; padding: 0; min-width: 0; }
+fieldset.missing legend { color: #b91c1c; }
+fieldset.missing .choices { outline: 2px dashed #fca5a5; outline-offset: 4px; border-radius: 6px; }
 textarea { width: 100%; padding: 8px; border: 1px solid #cbd5e1; border-radius: 4px; font: inherit; min-height: 76px; }
-.choices { display: grid; grid-template-columns: repeat(3, 1fr); gap: 10px; margin-top: 14px; }
-.choices button { border: 0; border-radius: 6px; padding: 14px 6px; font: inherit; font-size: 17px; font-weight: 700;
-  color: #fff; cursor: pointer; }
-.choices button:focus-visible, textarea:focus-visible { outline: 3px solid #f59e0b; outline-offset: 2px; }
-.choices .s1 { background: #15803d; } .choices .s2 { background: #1d4ed8; } .choices .s3 { background: #b91c1c; }
-.choices button:disabled { background: #9ca3af; cursor: wait; }
+.choices { display: grid; grid-template-columns: repeat(3, 1fr); gap: 10px; }
+.choices.two { grid-template-columns: repeat(2, 1fr); }
+.pick { position: relative; display: block; margin: 0; cursor: pointer; }
+.pick input { position: absolute; opacity: 0; width: 1px; height: 1px; margin: 0; }
+.pick span { display: block; text-align: center; border: 2px solid var(--c); color: var(--c); background: #fff;
+  border-radius: 6px; padding: 12px 6px; font-size: 17px; font-weight: 700; }
+.pick input:checked + span { background: var(--c); color: #fff; }
+.pick input:checked + span::before { content: "✓ "; }
+.pick input:focus-visible + span, textarea:focus-visible, .send:focus-visible { outline: 3px solid #f59e0b;
+  outline-offset: 2px; }
+.s1 { --c: #15803d; } .s2 { --c: #1d4ed8; } .s3 { --c: #b91c1c; } .yes { --c: #0f766e; } .no { --c: #b45309; }
+.send { display: block; width: 100%; margin-top: 16px; border: 0; border-radius: 6px; padding: 14px 6px; font: inherit;
+  font-size: 17px; font-weight: 700; color: #fff; background: #b91c1c; cursor: pointer; }
+.send:disabled { background: #9ca3af; cursor: wait; }
 #result { margin: 14px 0 0; padding: 10px 12px; border-radius: 4px; display: none; }
 #result.ok { display: block; background: #ecfdf5; color: #065f46; border: 1px solid #6ee7b7; }
 #result.err { display: block; background: #fef2f2; color: #991b1b; border: 1px solid #fca5a5; }
 .note { color: #374151; } .foot { color: #6b7280; font-size: 13px; text-align: center; }
-@media (max-width: 420px) { .choices { grid-template-columns: 1fr; } }
+@media (max-width: 420px) { .choices { grid-template-columns: 1fr; } .choices.two { grid-template-columns: 1fr 1fr; } }
 """
 
-# The form posts to the link it was served from (/survey/{token} → /api/v1/surveys/{token}).
+# The form posts to the link it was served from (/survey/{token} → /api/v1/surveys/{token}). Both questions are
+# radio groups (Tab between them, arrow keys to choose, Enter or the button to send); the page checks that both
+# are answered and says which one is missing.
 PAGE_FORM = """<h2>请评价办理结果</h2>
-<p class="note">查询码 <span class="code" id="code">__CODE__</span> 的诉求已办结，请您对办理结果作出评价：</p>
-<form id="survey">
-<label for="comment">意见建议（选填）</label><textarea id="comment" maxlength="500" rows="3"
-  placeholder="可填写对办理结果的意见或建议"></textarea>
+<p class="note">查询码 <span class="code" id="code">__CODE__</span> 的诉求已办结，请回答以下两个问题：</p>
+<form id="survey" novalidate>
+<fieldset id="q-solved"><legend>1. 您反映的问题解决了吗？<span class="req">（必选）</span></legend>
+<div class="choices two">
+<label class="pick yes"><input type="radio" name="solved" value="1" required><span>已解决</span></label>
+<label class="pick no"><input type="radio" name="solved" value="0"><span>未解决</span></label>
+</div></fieldset>
+<fieldset id="q-answer"><legend>2. 您对办理结果满意吗？<span class="req">（必选）</span></legend>
 <div class="choices">
-<button type="submit" class="s1" name="answer" value="1">满意</button>
-<button type="submit" class="s2" name="answer" value="2">基本满意</button>
-<button type="submit" class="s3" name="answer" value="3">不满意</button>
-</div>
-</form><p id="result" role="status"></p>
+<label class="pick s1"><input type="radio" name="answer" value="1" required><span>满意</span></label>
+<label class="pick s2"><input type="radio" name="answer" value="2"><span>基本满意</span></label>
+<label class="pick s3"><input type="radio" name="answer" value="3"><span>不满意</span></label>
+</div></fieldset>
+<label class="text" for="comment">意见建议（选填）</label><textarea id="comment" maxlength="500" rows="3"
+  placeholder="可填写对办理结果的意见或建议"></textarea>
+<button type="submit" class="send" id="send">提交评价</button>
+</form><p id="result" role="status" aria-live="polite"></p>
 <script>
 const form = document.getElementById("survey");
 const token = location.pathname.split("/").filter(Boolean).pop();
@@ -367,17 +417,35 @@ function show(text, ok, done) {
   out.textContent = text; out.className = ok ? "ok" : "err";
   if (done) form.hidden = true;
 }
+function picked(name) {
+  const box = form.querySelector(`input[name="${name}"]:checked`);
+  return box ? box.value : null;
+}
+for (const box of form.querySelectorAll("input[type=radio]")) {
+  box.addEventListener("change", () => box.closest("fieldset").classList.remove("missing"));
+}
 form.addEventListener("submit", async (ev) => {
   ev.preventDefault();
-  const answer = ev.submitter ? ev.submitter.value : "1";
-  const body = {answer, channel: "web", comment: document.getElementById("comment").value || null};
-  for (const b of form.querySelectorAll("button")) b.disabled = true;
+  const solved = picked("solved"), answer = picked("answer");
+  for (const [id, value] of [["q-solved", solved], ["q-answer", answer]]) {
+    document.getElementById(id).classList.toggle("missing", value === null);
+  }
+  if (solved === null || answer === null) {
+    const first = solved === null ? "solved" : "answer";
+    show(solved === null ? "请先选择：您反映的问题解决了吗？" : "请选择您对办理结果是否满意。", false, false);
+    form.querySelector(`input[name="${first}"]`).focus();
+    return;
+  }
+  const body = {answer, solved: solved === "1", channel: "web",
+    comment: document.getElementById("comment").value || null};
+  const send = document.getElementById("send");
+  send.disabled = true;
   let r = null;
   try {
     r = await fetch("/api/v1/surveys/" + encodeURIComponent(token), {method: "POST",
       headers: {"content-type": "application/json"}, body: JSON.stringify(body)});
   } catch (e) { r = null; }
-  for (const b of form.querySelectorAll("button")) b.disabled = false;
+  send.disabled = false;
   if (r === null) show("网络连接失败，请稍后再试。", false, false);
   else if (r.status === 202) show("感谢您的评价！您的意见将用于改进办理工作。", true, true);
   else if (r.status === 409) show("该诉求已评价或当前无需评价。", true, true);

@@ -26,7 +26,17 @@ from shared import topics
 from shared.events.feedback import SurveyAnsweredV1, SurveyResult
 from shared.outbox import add_event
 
-__all__ = ["ANSWERS", "AlreadyAnswered", "NotAwaitingSurvey", "awaiting", "current_answer", "parse_answer", "submit"]
+__all__ = [
+    "ANSWERS",
+    "SOLVED_WORDS",
+    "AlreadyAnswered",
+    "NotAwaitingSurvey",
+    "awaiting",
+    "current_answer",
+    "parse_answer",
+    "parse_solved",
+    "submit",
+]
 
 #: What a citizen may answer (an SMS reply "1", a button, the words) → the result.
 ANSWERS: dict[str, SurveyResult] = {
@@ -39,13 +49,32 @@ ANSWERS: dict[str, SurveyResult] = {
 }
 
 
-SOLVED: dict[str, bool | None] = {"满意": True, "基本满意": True, "不满意": False}
+#: The citizen's own answer to "您反映的问题解决了吗？" written beside an SMS reply ("1 已解决", "3未解决");
+#: longest first, so 未解决 is not read as 解决.
+SOLVED_WORDS: dict[str, bool] = {"没有解决": False, "已解决": True, "未解决": False, "没解决": False}
+_SEPARATORS = " \t，,、。.；;+/"
+
+
+def _split_solved(raw: object) -> tuple[str | None, bool | None]:
+    """The reply without its 已解决/未解决 words, and what they said (None: not said)."""
+    if isinstance(raw, bool) or not isinstance(raw, str | int):
+        return None, None
+    text = str(raw).strip()
+    for word, solved in SOLVED_WORDS.items():
+        if word in text:
+            return text.replace(word, " ", 1).strip(_SEPARATORS), solved
+    return text, None
 
 
 def parse_answer(raw: object) -> SurveyResult | None:
-    if isinstance(raw, bool) or not isinstance(raw, str | int):
-        return None
-    return ANSWERS.get(str(raw).strip().rstrip("。.").strip())
+    """The satisfaction result of an answer: ``1``/``2``/``3`` or the words, an 已解决/未解决 beside it ignored."""
+    text, _ = _split_solved(raw)
+    return ANSWERS.get(text.strip().rstrip("。.").strip()) if text is not None else None
+
+
+def parse_solved(raw: object) -> bool | None:
+    """What an answer like ``"2 已解决"`` says about solving: True, False, or None when it says nothing."""
+    return _split_solved(raw)[1]
 
 
 async def current_answer(session: AsyncSession, contact: Contact) -> SurveyAnswer | None:
@@ -67,10 +96,14 @@ async def submit(
     *,
     comment: str | None = None,
     channel: str = "sms",
+    solved: bool | None = None,
     now: datetime | None = None,
 ) -> SurveyAnswer:
     """Use ``token`` and store and publish one answer for its round: 409 if the round is answered or the case
-    awaits no survey, 410 if the token expired or belongs to an older round."""
+    awaits no survey, 410 if the token expired or belongs to an older round.
+
+    ``solved`` is the citizen's own answer to "您反映的问题解决了吗？" (None: not asked or not said); it travels
+    in the event as given, never derived from the satisfaction result."""
     now = now or datetime.now(UTC)
     tokens.check_open(token, contact, now)
     if await current_answer(session, contact) is not None:
@@ -83,6 +116,7 @@ async def submit(
         "tracking_code": contact.tracking_code,
         "survey_round": contact.survey_round,
         "result": result,
+        "solved": solved,
         "comment": comment,
         "channel": channel,
         "answered_at": now,
@@ -98,7 +132,7 @@ async def submit(
             case_id=contact.case_id,
             tracking_code=contact.tracking_code,
             result=result,
-            solved=SOLVED.get(result),
+            solved=solved,
             comment=comment,
             channel=channel,
             answered_at=now,
