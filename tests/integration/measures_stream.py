@@ -257,8 +257,11 @@ def _step_once(s: Sim, command: str, masters: list[str]) -> None:
         s.later(1, 72)
         result = rng.choice(RESULTS)
         details: dict[str, Any] = {"result": result}
-        if rng.random() < 0.3 and result != "未评价":
-            details["solved"] = rng.random() < 0.6  # the citizen's own answer to 问题是否已解决
+        if rng.random() < (0.5 if result != "未评价" else 0.2):
+            # the citizen's own answer to 您反映的问题解决了吗？ (the survey page, an SMS reply with 已解决/未解决,
+            # a dispatcher's phone 回访), independent of the result: 不满意 but solved and 满意 but unsolved too;
+            # the rest carry none, like events from before the question was asked
+            details["solved"] = rng.random() < 0.6
         s.emit("survey", **details)
         if result in sm.SATISFIED_RESULTS:
             s.emit("close", result=result)

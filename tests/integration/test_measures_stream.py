@@ -188,6 +188,44 @@ async def test_every_measure_equals_a_recount_from_the_raw_events(
     assert whole["overdue_open"] > 0
 
 
+async def test_the_stream_holds_own_solved_answers_against_the_satisfaction(
+    maker: async_sessionmaker[AsyncSession], stream: list[CaseEventV1], fed: str
+) -> None:
+    """解决率 follows the citizen's own 已解决/未解决 answer where the survey event has one (不满意 but solved, 满意 but
+    unsolved both in the stream) and the result only where it has none (older events)."""
+    config = default_config()
+    pairs: dict[tuple[str, bool | None], int] = {}
+    for e in stream:
+        if e.action == "surveyed":
+            own = e.details.get("solved")
+            key = (str(e.details.get("result")), own if isinstance(own, bool) else None)
+            pairs[key] = pairs.get(key, 0) + 1
+    for result in ("满意", "基本满意", "不满意"):
+        for own in (True, False, None):
+            assert pairs.get((result, own), 0) > 5, (result, own, pairs)
+    assert pairs.get(("未评价", True), 0) and pairs.get(("未评价", False), 0), pairs
+    whole = periods()[-1]
+    want = recount(
+        stream,
+        whole.first,
+        whole.last,
+        "total",
+        now=NOW,
+        satisfaction=dict(config.satisfaction),
+        solved_results=config.solved_results,
+        window_h=config.sign_window_hours,
+        fallback_h=config.response_fallback_hours,
+    )["*"]
+    # the same events read by the result alone (today's rule for events without the answer) give other figures
+    by_result = sum(n for (result, _), n in pairs.items() if result in config.solved_results)
+    based = sum(n for (result, own), n in pairs.items() if result != "未评价" or own is not None)
+    assert want["solve_base"] == based and want["solved"] != by_result
+    async with maker() as session:
+        got = (await service.measures_for(session, whole, now=NOW, config=config))["total"]
+    assert (got["solved"], got["solve_base"]) == (want["solved"], want["solve_base"])
+    assert got["solve_rate"] == pytest.approx(round(want["solved"] / want["solve_base"], 4), abs=1e-4)
+
+
 async def test_ranking_and_red_black_list_follow_the_configuration(
     maker: async_sessionmaker[AsyncSession], stream: list[CaseEventV1], fed: str
 ) -> None:
