@@ -28,30 +28,64 @@ class LoadResult:
         return len(self.statuses) / self.elapsed if self.elapsed else 0.0
 
 
-async def _connection(
-    host: str, port: int, method: str, path: str, bodies: Sequence[bytes], out: LoadResult, extra_headers: str = ""
-) -> None:
-    reader, writer = await asyncio.open_connection(host, port)
-    try:
-        for payload in bodies:
-            head = (
-                f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n{extra_headers}"
-                f"Content-Length: {len(payload)}\r\n\r\n"
-            ).encode()
-            started = time.perf_counter()
-            writer.write(head + payload)
-            status_line = await reader.readline()
+class _Connection:
+    """One keep-alive connection. A server closes an idle keep-alive connection (uvicorn after 5 s) without
+    reading anything more from it: a request that meets a closed connection is sent again on a new one."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def exchange(self, request: bytes) -> tuple[int, bytes]:
+        for attempt in range(2):
+            if self.writer is None or self.writer.is_closing() or (self.reader and self.reader.at_eof()):
+                self.close()
+                self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+            assert self.reader is not None and self.writer is not None
+            try:
+                self.writer.write(request)
+                status_line = await self.reader.readline()
+            except ConnectionError:
+                status_line = b""
+            if not status_line and attempt == 0:  # closed while idle: the request was not read
+                self.close()
+                continue
             length = 0
-            while (line := await reader.readline()) not in (b"\r\n", b""):
+            while (line := await self.reader.readline()) not in (b"\r\n", b""):
                 name, _, value = line.decode("latin-1").partition(":")
                 if name.lower() == "content-length":
                     length = int(value)
-            body = await reader.readexactly(length)
+            body = await self.reader.readexactly(length)
+            return int(status_line.split()[1]), body
+        raise ConnectionError("the server closed the connection twice")
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
+def _head(method: str, host: str, path: str, extra_headers: str, length: int) -> bytes:
+    return (
+        f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n{extra_headers}"
+        f"Content-Length: {length}\r\n\r\n"
+    ).encode()
+
+
+async def _connection(
+    host: str, port: int, method: str, path: str, bodies: Sequence[bytes], out: LoadResult, extra_headers: str = ""
+) -> None:
+    conn = _Connection(host, port)
+    try:
+        for payload in bodies:
+            started = time.perf_counter()
+            status, body = await conn.exchange(_head(method, host, path, extra_headers, len(payload)) + payload)
             out.latencies.append(time.perf_counter() - started)
-            out.statuses.append(int(status_line.split()[1]))
+            out.statuses.append(status)
             out.bodies.append(body)
     finally:
-        writer.close()
+        conn.close()
 
 
 async def _run(
@@ -101,27 +135,16 @@ async def post_json_paced(
     result = LoadResult()
 
     async def worker() -> None:
-        reader, writer = await asyncio.open_connection(host, port)
+        conn = _Connection(host, port)
         try:
             while (item := await queue.get()) is not None:
                 due, payload = item
-                head = (
-                    f"POST {parts.path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n{extra}"
-                    f"Content-Length: {len(payload)}\r\n\r\n"
-                ).encode()
-                writer.write(head + payload)
-                status_line = await reader.readline()
-                length = 0
-                while (line := await reader.readline()) not in (b"\r\n", b""):
-                    name, _, value = line.decode("latin-1").partition(":")
-                    if name.lower() == "content-length":
-                        length = int(value)
-                body = await reader.readexactly(length)
+                status, body = await conn.exchange(_head("POST", host, parts.path, extra, len(payload)) + payload)
                 result.latencies.append(time.perf_counter() - due)
-                result.statuses.append(int(status_line.split()[1]))
+                result.statuses.append(status)
                 result.bodies.append(body)
         finally:
-            writer.close()
+            conn.close()
 
     workers = [asyncio.create_task(worker()) for _ in range(connections)]
     started = time.perf_counter()
