@@ -94,6 +94,17 @@ async def claim_events(session: AsyncSession, group: str, ids: Sequence[str], ou
     return {row[0] for row in result}
 
 
+async def claim_fresh(session: AsyncSession, group: str, events: Sequence[ConsumedEvent]) -> list[ConsumedEvent]:
+    """Claim ``events`` for ``group``; return those not processed before, each id once, in their order."""
+    new_ids = await claim_events(session, group, [e.id for e in events])
+    fresh: list[ConsumedEvent] = []
+    for event in events:
+        if event.id in new_ids:
+            new_ids.discard(event.id)  # a second copy of an id in the same batch is a duplicate too
+            fresh.append(event)
+    return fresh
+
+
 class InfrastructureFault(Exception):
     """The database or broker failed while applying a batch: rewind, back off, try again."""
 
@@ -267,13 +278,7 @@ class EventConsumer:
 
     async def _apply(self, events: Sequence[ConsumedEvent]) -> None:
         async with self.sessionmaker() as session, session.begin():
-            new_ids = await claim_events(session, self.group, [e.id for e in events])
-            fresh: list[ConsumedEvent] = []
-            seen: set[str] = set()
-            for event in events:
-                if event.id in new_ids and event.id not in seen:
-                    seen.add(event.id)
-                    fresh.append(event)
+            fresh = await claim_fresh(session, self.group, events)
             if len(fresh) < len(events):
                 DUPLICATES.labels(self.group).inc(len(events) - len(fresh))
             if fresh:

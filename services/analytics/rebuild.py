@@ -37,7 +37,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from services.analytics.consumers import Projection, projections
-from shared.consumer import ConsumedEvent, claim_events
+from shared.consumer import ConsumedEvent, claim_events, claim_fresh
 from shared.db import make_engine, make_sessionmaker
 from shared.events import EventDecodeError, decode_message
 from shared.faults import is_infrastructure_error
@@ -242,13 +242,7 @@ class _Applier:
 
     async def _apply(self, events: Sequence[ConsumedEvent]) -> None:
         async with self.maker() as session, session.begin():
-            new_ids = await claim_events(session, self.group, [e.id for e in events])
-            fresh: list[ConsumedEvent] = []
-            seen: set[str] = set()
-            for event in events:
-                if event.id in new_ids and event.id not in seen:
-                    seen.add(event.id)
-                    fresh.append(event)
+            fresh = await claim_fresh(session, self.group, events)
             if fresh:
                 await self.handler(session, fresh)
         self.result.applied += len(fresh)
