@@ -79,9 +79,8 @@ def solved_on_spot(event: ComplaintReceivedV1, decision: RoutingDecision) -> boo
     return event.channel == "grid" and event.solved_on_spot and decision.outcome != "transfer"
 
 
-async def _open_solved_on_spot(session: AsyncSession, case: Case, event: ComplaintReceivedV1, now: datetime) -> None:
-    """``created`` → ``solved_on_spot`` (the worker's photo stands for 核查) → ``closed``: recorded in the history,
-    counted by analytics as received and closed, never dispatched, no timers."""
+def _record_created(session: AsyncSession, case: Case, now: datetime, details: dict[str, Any] | None) -> None:
+    """The case's public ``created`` history line and its ``created`` case event (with ``details``)."""
     from services.dispatch.case import flows
 
     flows.append_history(
@@ -95,7 +94,15 @@ async def _open_solved_on_spot(session: AsyncSession, case: Case, event: Complai
         public=True,
         at=now,
     )
-    stage_case_event(session, case, "created", from_state=None, at=now, details={"solved_on_spot": True})
+    stage_case_event(session, case, "created", from_state=None, at=now, details=details)
+
+
+async def _open_solved_on_spot(session: AsyncSession, case: Case, event: ComplaintReceivedV1, now: datetime) -> None:
+    """``created`` → ``solved_on_spot`` (the worker's photo stands for 核查) → ``closed``: recorded in the history,
+    counted by analytics as received and closed, never dispatched, no timers."""
+    from services.dispatch.case import flows
+
+    _record_created(session, case, now, {"solved_on_spot": True})
     worker = (event.operator_id or str(event.reporter.user_id or "").removeprefix("grid:")) or None
     photos = [a.model_dump(exclude_none=True) for a in event.attachments]
     await flows.transition(
@@ -156,19 +163,8 @@ async def _open_one(
     from services.dispatch.case import flows
     from services.dispatch.duplicate.service import merge_or_suggest
 
-    flows.append_history(
-        session,
-        case,
-        "created",
-        from_state=None,
-        actor="intake",
-        reason=None,
-        details={"channel": case.channel, "kind": case.kind},
-        public=True,
-        at=now,
-    )
     transfer = {"transfer_to": decision.emergency_service} if decision.outcome == "transfer" else None
-    stage_case_event(session, case, "created", from_state=None, at=now, details=transfer)  # notify: the receipt
+    _record_created(session, case, now, transfer)  # notify: the receipt
     if decision.outcome not in ("transfer", "answer") and await merge_or_suggest(session, case, defer=True) is not None:
         return  # 并单: a duplicate of an open case follows that case instead of being routed
     await flows.route_case(session, case, decision, now=now, defer=True, extra=extra)
