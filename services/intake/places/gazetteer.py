@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -271,51 +271,43 @@ def _parse_road(i: int, raw: object) -> _Road:
     return _Road(name.strip(), base, _names(raw.get("aliases"), where), cast(tuple[Point, ...], line), ranges)
 
 
-def _parse_landmark(i: int, raw: object) -> _Landmark:
+def _place_head(kind: str, i: int, raw: object) -> tuple[Mapping[str, Any], str, str]:
+    """(entry, name, where) of a landmark's or compound's entry, which must have a name and a point."""
     name = raw.get("name") if isinstance(raw, Mapping) else None
-    where = f"landmark #{i}" + (f" ({name})" if name else "")
+    where = f"{kind} #{i}" + (f" ({name})" if name else "")
     if not isinstance(raw, Mapping) or not isinstance(name, str) or not name.strip():
         raise PlaceDataError(f"{where}: missing 'name'")
     if raw.get("point") is None:
         raise PlaceDataError(f"{where}: missing 'point'")
+    return raw, name.strip(), where
+
+
+def _road_name(raw: Mapping[str, Any]) -> str | None:
     road = raw.get("road")
-    return _Landmark(
-        name.strip(),
-        _names(raw.get("aliases"), where),
-        _point(raw["point"], where),
-        road.strip() if isinstance(road, str) and road.strip() else None,
-    )
+    return road.strip() if isinstance(road, str) and road.strip() else None
+
+
+def _parse_landmark(i: int, raw: object) -> _Landmark:
+    entry, name, where = _place_head("landmark", i, raw)
+    return _Landmark(name, _names(entry.get("aliases"), where), _point(entry["point"], where), _road_name(entry))
 
 
 def _parse_compound(i: int, raw: object) -> tuple[_Compound, str | None]:
-    name = raw.get("name") if isinstance(raw, Mapping) else None
-    where = f"compound #{i}" + (f" ({name})" if name else "")
-    if not isinstance(raw, Mapping) or not isinstance(name, str) or not name.strip():
-        raise PlaceDataError(f"{where}: missing 'name'")
-    if raw.get("point") is None:
-        raise PlaceDataError(f"{where}: missing 'point'")
-    point = _point(raw["point"], where)
-    count, units = raw.get("buildings", 0), raw.get("units")
+    entry, name, where = _place_head("compound", i, raw)
+    point = _point(entry["point"], where)
+    count, units = entry.get("buildings", 0), entry.get("units")
     if not isinstance(count, int) or isinstance(count, bool) or not 0 <= count <= 200:
         raise PlaceDataError(f"{where}: 'buildings' must be a number of buildings (0-200)")
     if units is not None and (not isinstance(units, int) or isinstance(units, bool) or not 1 <= units <= 20):
         raise PlaceDataError(f"{where}: 'units' must be a number of units per building (1-20)")
-    given = raw.get("building_points") or {}
+    given = entry.get("building_points") or {}
     if not isinstance(given, Mapping) or not all(isinstance(k, int) and 1 <= k <= count for k in given):
         raise PlaceDataError(f"{where}: 'building_points' must map building numbers 1..{count} to [lon, lat]")
     buildings = tuple(
         _point(given[n], where) if n in given else _building_point(point, n, count) for n in range(1, count + 1)
     )
-    road = raw.get("road")
-    compound = _Compound(
-        name.strip(),
-        _names(raw.get("aliases"), where),
-        point,
-        road.strip() if isinstance(road, str) and road.strip() else None,
-        buildings,
-        units,
-    )
-    grid = raw.get("grid")
+    compound = _Compound(name, _names(entry.get("aliases"), where), point, _road_name(entry), buildings, units)
+    grid = entry.get("grid")
     return compound, grid if isinstance(grid, str) else None
 
 
@@ -751,6 +743,20 @@ class Gazetteer:
         grid = self.places.locate(*point)
         return grid is not None and any(a.code in (grid.community_code, grid.street_code) for a in areas)
 
+    def _narrow(
+        self,
+        targets: list[_Named],
+        place: Callable[[_Named], _Landmark | _Compound],
+        mentioned_roads: set[str],
+        areas: Sequence[_Area],
+    ) -> list[_Named]:
+        """Of places sharing a name, those on a road named in the text, else those in a named area, else all."""
+        if len(targets) <= 1:
+            return targets
+        on_road = [t for t in targets if place(t).road in mentioned_roads]
+        in_area = [t for t in targets if self._in_areas(place(t).point, areas)]
+        return on_road or in_area or targets
+
     def _landmark_evidence(
         self,
         ev: _Evidence,
@@ -760,10 +766,8 @@ class Gazetteer:
         areas: Sequence[_Area],
         fuzzy: bool,
     ) -> None:
-        if len(targets) > 1:  # a shared alias such as 小吃街: a road or area named in the text decides
-            on_road = [t for t in targets if cast(_Landmark, t.landmark).road in mentioned_roads]
-            in_area = [t for t in targets if self._in_areas(cast(_Landmark, t.landmark).point, areas)]
-            targets = on_road or in_area or targets
+        # a shared alias such as 小吃街: a road or area named in the text decides
+        targets = self._narrow(targets, lambda t: cast(_Landmark, t.landmark), mentioned_roads, areas)
         for t in targets:
             lm = cast(_Landmark, t.landmark)
             if len(targets) > 1:
@@ -783,10 +787,8 @@ class Gazetteer:
         areas: Sequence[_Area],
         fuzzy: bool,
     ) -> None:
-        if len(targets) > 1:  # a name two compounds share: a road or area named in the text decides
-            on_road = [t for t in targets if cast(_Compound, t.compound).road in mentioned_roads]
-            in_area = [t for t in targets if self._in_areas(cast(_Compound, t.compound).point, areas)]
-            targets = on_road or in_area or targets
+        # a name two compounds share: a road or area named in the text decides
+        targets = self._narrow(targets, lambda t: cast(_Compound, t.compound), mentioned_roads, areas)
         found = _BUILDING_AFTER.match(text[m.end :])
         building = unit = None
         if found:
