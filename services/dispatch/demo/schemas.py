@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo
 
 from shared.events.complaints import Channel, Kind
+
+
+def _aware(v: datetime, info: ValidationInfo) -> datetime:
+    if v.tzinfo is None:
+        raise ValueError(f"{info.field_name} needs a time zone")
+    return v
+
+
+AwareTime = Annotated[datetime, AfterValidator(_aware)]
 
 StepAction = Literal[
     "dispatch",
@@ -44,14 +53,7 @@ class DemoComplaintIn(BaseModel):
     matter_code: str | None = Field(default=None, max_length=16)
     emergency_service: Literal["110", "119", "120", "122"] | None = None
     solved_on_spot: bool = False
-    received_at: datetime
-
-    @field_validator("received_at")
-    @classmethod
-    def _aware(cls, v: datetime) -> datetime:
-        if v.tzinfo is None:
-            raise ValueError("received_at needs a time zone")
-        return v
+    received_at: AwareTime
 
 
 class DemoStepIn(BaseModel):
@@ -60,20 +62,13 @@ class DemoStepIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     action: StepAction
-    at: datetime
+    at: AwareTime
     lead: str | None = Field(default=None, max_length=20, description="dispatch / reassign: the department")
     text: str | None = Field(default=None, max_length=4000, description="reply / progress text")
     reason: str | None = Field(default=None, max_length=500)
     result: Literal["满意", "基本满意", "不满意", "未评价"] | None = Field(default=None, description="survey")
     days: int | None = Field(default=None, ge=1, le=10, description="request_extension")
     passed: bool | None = Field(default=None, description="verify")
-
-    @field_validator("at")
-    @classmethod
-    def _aware(cls, v: datetime) -> datetime:
-        if v.tzinfo is None:
-            raise ValueError("at needs a time zone")
-        return v
 
 
 class DemoCaseIn(BaseModel):
