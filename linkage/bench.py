@@ -772,7 +772,10 @@ def time_linkage_up(var_dir: Path, port_base: int, timeout_s: float = 180.0) -> 
                 proc.wait(10)
     ready = [marks.get(f"{name} readyz") for name in names]
     total = max(r for r in ready if r is not None) if all(r is not None for r in ready) else None
-    return {"ready_s": total, "marks_s": marks, "cpu_s": cpu, "exit": proc.returncode}
+    out: dict[str, Any] = {"ready_s": total, "marks_s": marks, "cpu_s": cpu, "exit": proc.returncode}
+    if total is None:  # what `linkage up` said, for the report
+        out["log_tail"] = log_path.read_text(errors="replace")[-2000:]
+    return out
 
 
 def _cpu_seconds(parent: Any) -> dict[str, float]:
@@ -781,7 +784,11 @@ def _cpu_seconds(parent: Any) -> dict[str, float]:
     import psutil
 
     out: dict[str, float] = {}
-    for proc in [parent, *parent.children(recursive=True)]:
+    try:
+        processes = [parent, *parent.children(recursive=True)]
+    except psutil.Error:  # `linkage up` has exited
+        return out
+    for proc in processes:
         with contextlib.suppress(psutil.Error):
             cmd = proc.cmdline()
             role = (
