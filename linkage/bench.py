@@ -897,6 +897,8 @@ def run_bench(
     if mode.linkage_up:
         with progress_bars() as progress:
             up_figures(results, progress)
+    with contextlib.suppress(OSError):
+        results.machine["loadavg_at_end"] = os.getloadavg()
     print_table(results)
     try:  # issue #9's quality figures on the project's own test split (never breaks the bench)
         from linkage.evaluate import bench_report
@@ -1033,7 +1035,8 @@ async def system_figures(
         )
     results.add(Figure("intake POST p50 / p95", _ms(h["post_p50"]), "ms", note=f"p95 {_ms(h['post_p95']) or 0:.0f} ms"))
 
-    await timer_figures(results, db_url, mode, progress)
+    dispatch = [svc.proc.pid for key, svc in stack.services.items() if svc.name == "dispatch"]
+    await timer_figures(results, db_url, mode, progress, dispatch)
     await replay_figure(results, settings, mode, progress)
     loaded = sampler.peak
     for key in stack.services:
@@ -1049,7 +1052,20 @@ async def system_figures(
         )
 
 
-async def timer_figures(results: Results, db_url: str, mode: Mode, progress: Progress) -> None:
+def _cpu_of(pids: Sequence[int]) -> float:
+    import psutil
+
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(psutil.Error):
+            times = psutil.Process(pid).cpu_times()
+            total += times.user + times.system
+    return total
+
+
+async def timer_figures(
+    results: Results, db_url: str, mode: Mode, progress: Progress, dispatch_pids: Sequence[int] = ()
+) -> None:
     task = progress.add_task("SLA timers", total=len(mode.open_timers) * 2)
     conn = await asyncpg.connect(sync_url(db_url))
     try:
@@ -1057,7 +1073,11 @@ async def timer_figures(results: Results, db_url: str, mode: Mode, progress: Pro
             fill_s = await fill_open_timers(conn, total)
             progress.advance(task)
             cost, plan = await claim_cost_ms(conn)
+            cpu_before = _cpu_of(dispatch_pids)
             lag = await timer_lag(db_url, mode.due_timers, timeout_s=120)
+            fired = lag.get("fired", 0) + lag.get("backlog", 0)
+            # dispatch's CPU per fired timer (scanner, its outbox relay publishing the escalations, idle loops)
+            lag["dispatch_cpu_ms_per_timer"] = (_cpu_of(dispatch_pids) - cpu_before) * 1000 / fired if fired else None
             progress.advance(task)
             results.details.setdefault("timers", {})[str(total)] = {
                 "fill_s": fill_s,
@@ -1092,7 +1112,8 @@ async def timer_figures(results: Results, db_url: str, mode: Mode, progress: Pro
                     "timers/s",
                     "PG commits/s, 8 conn",
                     results.raw.get("pg_commits_8"),
-                    note=f"all fired {lag.get('backlog_drain_s') or 0:.2f} s after falling due",
+                    note=f"all fired {lag.get('backlog_drain_s') or 0:.2f} s after falling due; dispatch CPU "
+                    f"{lag.get('dispatch_cpu_ms_per_timer') or 0:.2f} ms per fired timer (scanner + relay)",
                 )
             )
     finally:
