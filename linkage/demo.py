@@ -333,6 +333,15 @@ class LoadRun:
         an error. Returns the response when its status is in ``ok``."""
         try:
             r = await self.http.request(method, url, **kw)
+        except httpx.TransportError as exc:
+            if method != "GET":  # a write may have landed: never send it twice
+                self._error(what, exc=exc)
+                return None
+            try:  # a keep-alive connection the server had just closed: a read is safe to repeat once
+                r = await self.http.request(method, url, **kw)
+            except httpx.HTTPError as again:
+                self._error(what, exc=again)
+                return None
         except httpx.HTTPError as exc:
             self._error(what, exc=exc)
             return None

@@ -21,12 +21,12 @@ async def _open_case(settings: Settings) -> tuple[str, int, str]:
     uid = uuid.uuid4().hex[:20].upper()
     event = ComplaintReceivedV1(
         complaint_id=uid,
-        tracking_code=f"T{uid[:12]}",
+        tracking_code=f"261207{uid[:12]}",  # the real shape: pages scanned for English skip it
         channel="hotline",
         channel_key=uid,
         kind="投诉",
         text="楼下烧烤店油烟太大，窗户都不能开",
-        place=PlaceRef(street_code="S03", grid_code=f"G{uid[:8]}"),
+        place=PlaceRef(street_code="S03"),
         matter_code="CG001",
         received_at=datetime.now(UTC),
     )

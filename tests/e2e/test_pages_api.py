@@ -125,7 +125,8 @@ def test_analytics_projection_display_endpoints_and_open_data(stack: Stack, keys
 
     hot = _get(stack, "/api/v1/stats/hotspots")
     mine = next(i for i in hot["items"] if i["grid_code"] == grid)
-    assert mine["count"] >= 3 and mine["hot"] is True and mine["baseline"] == 0
+    # other tests (demo history among them) may have filed in this grid on earlier days: a baseline, not zero
+    assert mine["count"] >= 3 and mine["hot"] is True and mine["count"] > mine["baseline"]
     assert mine["street_name"] == "猛追湾街道" and mine["grid_name"].endswith("网格")
     # other tests file complaints at the same address, so the grid's top category depends on test order
     assert mine["top_category_name"] in CATEGORY_NAMES.values()

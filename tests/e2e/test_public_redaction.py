@@ -21,8 +21,8 @@ from services.dispatch.seeds.demo import seed
 from tests.support import Infra, Stack, wait_until
 
 KEY = "linkage-open311-demo-key"
-PLANTED = "我叫王小明，电话13712345678，身份证510108199001011234，住建设路12号3栋501，井盖坏了"
-REPLY = "已联系王小明（13712345678），建设路12号3栋501门口井盖已更换，车牌川A12345的车已挪走。"
+PLANTED = "我叫王小明，电话13712345678，身份证510108199001011234，住建设路12号3栋501，楼下健身器材断了"
+REPLY = "已联系王小明（13712345678），建设路12号3栋501门口健身器材已更换，车牌川A12345的车已挪走。"
 SECRETS = (
     "王小明",
     "13712345678",
@@ -57,7 +57,7 @@ def client_from(address: str) -> httpx.Client:
 def file_open311(stack: Stack) -> dict[str, Any]:
     form = {
         "api_key": KEY,
-        "service_code": "SZ002",
+        "service_code": "SZ018",
         "lat": "30.661005",
         "long": "104.097895",
         "address_string": "成华区建设路12号3栋501",
@@ -83,7 +83,7 @@ def file_hotline(stack: Stack) -> dict[str, Any]:
             "call_id": f"call-{uuid.uuid4()}",
             "caller_phone": "13712345678",
             "kind": "投诉",
-            "matter_code": "SZ002",
+            "matter_code": "SZ018",
             "text": PLANTED,
             "address": "成华区建设路12号3栋501",
         },
@@ -148,7 +148,7 @@ def test_open311_detail_and_list_show_only_redacted_text(stack: Stack, filed: di
         "我叫王**，电话137****5678，身份证510108***********4，住建设路**号**栋**，井盖坏了"
     )
     for fmt in ("json", "xml"):
-        listed = httpx.get(f"{intake}/requests.{fmt}", params={"service_code": "SZ002", "page_size": "100"})
+        listed = httpx.get(f"{intake}/requests.{fmt}", params={"service_code": "SZ018", "page_size": "100"})
         assert listed.status_code == 200, listed.text
         body = listed.content.decode()
         assert all(code in body for code in codes)
@@ -187,7 +187,7 @@ def test_tracking_and_case_status_show_no_personal_data(stack: Stack, filed: dic
     replied = filed["replied"]
     track = httpx.get(f"{dispatch}/api/v1/track/{replied['tracking_code']}", timeout=10).json()
     texts = [e["text"] for e in track["history"] if e["text"]]
-    assert texts == ["已联系王**（137****5678），建设路**号**栋**门口井盖已更换，车牌川A***45的车已挪走。"]
+    assert texts == ["已联系王**（137****5678），建设路**号**栋**门口健身器材已更换，车牌川A***45的车已挪走。"]
     page = httpx.get(f"{dispatch}/track", params={"code": replied["tracking_code"]}, timeout=10)
     assert page.status_code == 200
 

@@ -136,7 +136,7 @@ def wait_message(stack: Stack, tracking_code: str, template: str) -> dict[str, A
     return found[-1]
 
 
-def pick_row(page: Page, case_id: str, tries: int = 60) -> None:
+def pick_row(page: Page, case_id: str, tries: int = 600) -> None:
     """Move the list cursor with J until the case's row is focused (keyboard only)."""
     for _ in range(tries):
         page.keyboard.press("j")
