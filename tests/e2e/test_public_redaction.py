@@ -145,7 +145,7 @@ def test_open311_detail_and_list_show_only_redacted_text(stack: Stack, filed: di
     root = SafeET.fromstring(httpx.get(f"{intake}/requests/{codes[0]}.xml", timeout=10).content)
     assert root.findtext("request/address") == "成华区建设路"
     assert root.findtext("request/description") == (
-        "我叫王**，电话137****5678，身份证510108***********4，住建设路**号**栋**，井盖坏了"
+        "我叫王**，电话137****5678，身份证510108***********4，住建设路**号**栋**，楼下健身器材断了"
     )
     for fmt in ("json", "xml"):
         listed = httpx.get(f"{intake}/requests.{fmt}", params={"service_code": "SZ018", "page_size": "100"})
