@@ -4,10 +4,12 @@ Raw limits: a minimal FastAPI POST endpoint under the bench's own asyncio load g
 single-row commits/s, Kafka produce/consume msg/s. Figures (each printed with its raw limit and the ratio):
 pipeline rate for operator-classified and free-text tickets ("done" = case dispatched, receipt recorded by
 notify, complaint counted by analytics — counted from PostgreSQL like :mod:`linkage.ledger`), latency at half
-that rate, SLA timer fire lag and scanner cost with 10 k (and, full mode, 1 M) open timers, replay rate of the
-cases topic, RSS per service idle and loaded. ``--replicas 2`` runs two processes of every service.
-The load generator runs on the same cores as the services, so ratios are conservative.
-"""
+that rate, SLA timers (claim cost with its plan, fire lag at 1,000/s, backlog drain and dispatch's CPU per timer,
+with 10 k and, full mode, 1 M open timers), replay (the cases topic copied into a 100 k / 300 k record scratch
+topic and read raw, decoded and with a fast-decode sketch; `linkage analytics rebuild --check`), RSS per service
+idle and loaded, and (full mode or ``--linkage-up``) `linkage up` first and second start. ``--replicas 2`` runs
+two processes of every service. The load generator runs on the same cores as the services, so ratios are
+conservative; docs/benchmarks.md has the latest figures."""
 
 from __future__ import annotations
 
