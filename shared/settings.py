@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     outbox_broker_check_interval_s: float = 2.0
     processed_retention_hours: float = 24 * 30
     sla_scan_interval_s: float = 1.0  # dispatch: how often the SLA timer scanner looks for due timers
+    sla_scan_batch_size: int = 500  # dispatch: timers one scan claims and fires in one transaction
+    sla_scan_workers: int = 2  # dispatch: concurrent scanner loops per process (SKIP LOCKED keeps them apart)
 
     consumer_batch_size: int = 500
     consumer_max_attempts: int = 3
