@@ -260,6 +260,13 @@ def _wait(predicate: Any, timeout_s: float, what: str) -> Any:
 
 
 def file_hotline(urls: dict[str, str], operator_key: str, text: str, phone: str) -> dict[str, Any]:
+    """File a hotline complaint at a random point of the district, so 并单 (200 m) never merges it into another
+    probe's complaint with the same wording."""
+    import random
+
+    from services.intake.places import default_places
+
+    lon, lat = default_places().index.random_point(random.SystemRandom())
     r = httpx.post(
         f"{urls['intake']}/api/v1/complaints",
         headers={"X-API-Key": operator_key},
@@ -270,6 +277,8 @@ def file_hotline(urls: dict[str, str], operator_key: str, text: str, phone: str)
             "matter_code": "SZ003",
             "text": text,
             "address": f"成华区双林路{secrets.randbelow(900) + 100}号",
+            "lon": lon,
+            "lat": lat,
         },
         timeout=15,
     )

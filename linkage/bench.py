@@ -344,12 +344,8 @@ def district_spot(rng: random.Random) -> dict[str, float]:
     """A random point inside the demo district (``{"lon", "lat"}``), like the tests' ``distinct_spot``."""
     from services.intake.places import default_places
 
-    index = default_places().index
-    min_x, min_y, max_x, max_y = index.bounds
-    while True:
-        lon, lat = rng.uniform(min_x, max_x), rng.uniform(min_y, max_y)
-        if index.locate(lon, lat) is not None:
-            return {"lon": round(lon, 6), "lat": round(lat, 6)}
+    lon, lat = default_places().index.random_point(rng)
+    return {"lon": lon, "lat": lat}
 
 
 def spot_apart(rng: random.Random, taken: list[dict[str, float]], metres: float = 250.0) -> dict[str, float]:

@@ -32,10 +32,5 @@ def distinct_spot() -> dict[str, float]:
 
     from services.intake.places import default_places
 
-    index = default_places().index
-    min_x, min_y, max_x, max_y = index.bounds
-    rng = random.SystemRandom()
-    while True:
-        lon, lat = rng.uniform(min_x, max_x), rng.uniform(min_y, max_y)
-        if index.locate(lon, lat) is not None:
-            return {"lon": round(lon, 6), "lat": round(lat, 6)}
+    lon, lat = default_places().index.random_point(random.SystemRandom())
+    return {"lon": lon, "lat": lat}

@@ -137,7 +137,8 @@ def wait_message(stack: Stack, tracking_code: str, template: str) -> dict[str, A
 
 
 def pick_row(page: Page, case_id: str, tries: int = 600) -> None:
-    """Move the list cursor with J until the case's row is focused (keyboard only)."""
+    """Move the list cursor with J until the case's row is focused (keyboard only), once the list shows it."""
+    page.locator(f'#list tr[data-id="{case_id}"]').wait_for(state="attached", timeout=60_000)
     for _ in range(tries):
         page.keyboard.press("j")
         focused = page.evaluate("document.activeElement && document.activeElement.dataset.id")

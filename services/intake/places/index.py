@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -289,6 +290,14 @@ class PlaceIndex:
         """(min_lon, min_lat, max_lon, max_lat) of all grids."""
         b = self._tree.geometries
         return cast(tuple[float, float, float, float], tuple(float(v) for v in shapely.total_bounds(b)))
+
+    def random_point(self, rng: random.Random) -> Point:
+        """A uniformly drawn (lon, lat) inside one of the grids, rounded to 6 decimals (about 0.1 m)."""
+        min_x, min_y, max_x, max_y = self.bounds
+        while True:
+            lon, lat = rng.uniform(min_x, max_x), rng.uniform(min_y, max_y)
+            if self.locate(lon, lat) is not None:
+                return (round(lon, 6), round(lat, 6))
 
     @staticmethod
     def distance_m(a: Point, b: Point) -> float:
