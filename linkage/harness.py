@@ -82,6 +82,8 @@ class Infra:
             LINKAGE_GROUP_PREFIX=self.group_prefix,
             LINKAGE_PARTITIONS="4",
             LINKAGE_VAR_DIR=str(self.workdir / "var"),
+            # one trained classifier for every stack of the run (keyed by what it was trained on)
+            LINKAGE_MODEL_CACHE_DIR=os.environ.get("LINKAGE_MODEL_CACHE_DIR", str(REPO / "var" / "cache")),
             LINKAGE_DEMO_MODE="true",
             LINKAGE_WECHAT_MEDIA_HOSTS="127.0.0.1",  # photos are fetched from test servers only
             LINKAGE_MEDIA_FETCH_INTERVAL_S="0.3",

@@ -96,6 +96,11 @@ class Settings(BaseSettings):
     log_json: bool = True
     var_dir: Path = Path("var")
     blob_dir: Path | None = None
+    model_cache_dir: Path | None = Field(
+        default=None,
+        description="intake: where the trained classifier is stored for the next start (default var_dir/cache; "
+        "'-' never stores it).",
+    )
     public_base_url: str = ""
     measures_config: Path | None = Field(
         default=None,
@@ -182,6 +187,12 @@ class Settings(BaseSettings):
     @property
     def audit_dir(self) -> Path:
         return self.audit_checkpoint_dir or self.var_dir / "audit"
+
+    @property
+    def model_cache(self) -> Path | None:
+        if self.model_cache_dir == Path("-"):
+            return None
+        return self.model_cache_dir or self.var_dir / "cache"
 
     def demo_secrets_in_use(self, *extra: BaseSettings) -> list[str]:
         """Environment variables of secrets that are empty or still carry their public demo value

@@ -1,7 +1,7 @@
 """Word-level meaning of a complaint for 并单: jieba words → domain concepts → weighted concept similarity.
 
 Steps: NFKC; the places (the reports' addresses, "XX路NN号", house/building numbers) are cut out (where is the
-distance's job); jieba (its own tokenizer instance, the lexicon's surfaces added, so the classifier's global jieba is
+distance's job); jieba (its own tokenizer, :mod:`shared.segmenter`, with the lexicon's surfaces added, so the classifier's jieba is
 left alone) cuts words; neighbouring words are joined when together they are a lexicon surface (没有+了, 灯+不亮);
 each word becomes its concepts (:mod:`shared.duplicates.lexicon`), or itself when it is a content word (noun, verb,
 adjective, idiom) that is neither boilerplate nor a place name. Concepts are weighed by kind (problem object and
@@ -21,7 +21,6 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
 
 from shared.duplicates.lexicon import (
     COMPOUNDS,
@@ -32,6 +31,7 @@ from shared.duplicates.lexicon import (
     STOP_PHRASES,
     STOPWORDS,
 )
+from shared.segmenter import Segmenter, build
 
 KIND_WEIGHT = {"obj": 1.0, "fac": 1.0, "issue": 0.75, "sym": 0.45, "ctx": 0.25, "word": 0.3}
 #: Both texts name an object and they share none: the text similarity is multiplied by this.
@@ -114,24 +114,15 @@ _tokenizer_lock = threading.Lock()
 
 
 @lru_cache(maxsize=1)
-def _pos_tokenizer() -> Any:
-    """A private jieba tokenizer (the global one is the classifier's) knowing every lexicon surface."""
-    import jieba
-    import jieba.posseg
-
-    jieba.setLogLevel(60)
-    tokenizer = jieba.Tokenizer()
-    tokenizer.initialize()
-    for word in lexicon().surfaces:
-        if len(word) > 1:
-            tokenizer.add_word(word, freq=50_000, tag="n")
-    return jieba.posseg.POSTokenizer(tokenizer)
+def _segmenter() -> Segmenter:
+    """A private jieba tokenizer (:mod:`shared.segmenter`) knowing every lexicon surface, with word tags."""
+    return build(((w, 50_000, "n") for w in lexicon().surfaces if len(w) > 1), with_tags=True)
 
 
 def warm_up() -> None:
     """Load jieba's dictionary now (about a second) instead of on the first comparison."""
     with _tokenizer_lock:
-        _pos_tokenizer()
+        _segmenter()
     _catalog_idf()
 
 
@@ -166,9 +157,9 @@ def strip_places(text: str, addresses: Iterable[str | None] = ()) -> str:
 
 
 def _words(text: str) -> list[tuple[str, str]]:
-    with _tokenizer_lock:  # jieba's tokenizers are not thread-safe while they (lazily) load
-        pairs = _pos_tokenizer().lcut(text)
-    return [(str(p.word), str(p.flag)) for p in pairs]
+    with _tokenizer_lock:  # built once, by whichever thread comes first
+        segmenter = _segmenter()
+    return segmenter.tagged(text)
 
 
 def _content(word: str, flag: str, lex: Lexicon) -> bool:

@@ -1,72 +1,49 @@
 """Text features of the classifier: jieba words (with a small domain dictionary) beside character n-grams.
 
-jieba is loaded once per process, in a private :class:`jieba.Tokenizer` (so another part of the same process
-adding its own words cannot change this model's features), with its log quiet, from the frequent words of its
-dictionary (see :data:`JIEBA_MIN_FREQ`): no cache file is written anywhere.
+jieba is loaded once per process, in a private tokenizer (:mod:`shared.segmenter`: the frequent words of jieba's
+dictionary, so another part of the same process adding its own words cannot change this model's features).
 """
 
 from __future__ import annotations
 
-import logging
 import re
 import threading
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import TfidfVectorizer
+
+from shared.segmenter import Segmenter, build
 
 from .corpus import normalize
+from .frozen import Tfidf, char_grams
 
 USER_DICT = Path(__file__).resolve().parent / "data" / "userdict.txt"
 
 _DIGITS = re.compile(r"\d+(?:\.\d+)?")
 _KEEP = re.compile(r"[\w#]", re.UNICODE)
 
-JIEBA_MIN_FREQ = 10
-"""Words of jieba's dictionary kept (frequency at least this): 105 k of its 349 k words, 17 MB instead of 85 MB,
-the same classification quality; the domain words of ``data/userdict.txt`` are added on top."""
-
 _lock = threading.Lock()
-_tokenizer: Any = None
+_segmenter: Segmenter | None = None
 
 
-def _build_tokenizer() -> Any:
-    import jieba
-
-    jieba.setLogLevel(logging.WARNING)
-    tk = jieba.Tokenizer()
-    # jieba's own initialize() would load all 349 k words (or a pickled cache in the temp directory); building
-    # the prefix dictionary of the frequent words here is faster, smaller and writes no file
-    freq: dict[str, int] = {}
-    total = 0
-    with tk.get_dict_file() as f:
-        for raw in f:
-            parts = raw.decode("utf-8").split(" ", 2)
-            if len(parts) < 2 or not parts[1].strip().isdigit() or int(parts[1]) < JIEBA_MIN_FREQ:
-                continue
-            word, n = parts[0], int(parts[1])
-            freq[word] = n
-            total += n
-            for i in range(1, len(word)):
-                freq.setdefault(word[:i], 0)
-    tk.FREQ, tk.total, tk.initialized = freq, total, True
+def _user_words() -> list[tuple[str, int | None, str | None]]:
+    out: list[tuple[str, int | None, str | None]] = []
     for line in USER_DICT.read_text(encoding="utf-8").splitlines():
         parts = line.split()
         if parts and not line.startswith("#"):
-            tk.add_word(parts[0], freq=int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None)
-    return tk
+            out.append((parts[0], int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None, None))
+    return out
 
 
-def tokenizer() -> Any:
-    """The process's jieba tokenizer (frequent words of jieba's dictionary + ``data/userdict.txt``), built once."""
-    global _tokenizer
-    if _tokenizer is None:
+def segmenter() -> Segmenter:
+    """The classifier's jieba words (frequent words of jieba's dictionary + ``data/userdict.txt``), built once."""
+    global _segmenter
+    if _segmenter is None:
         with _lock:
-            if _tokenizer is None:
-                _tokenizer = _build_tokenizer()
-    return _tokenizer
+            if _segmenter is None:
+                _segmenter = build(_user_words())
+    return _segmenter
 
 
 def prepare(text: str | None) -> str:
@@ -77,7 +54,7 @@ def prepare(text: str | None) -> str:
 def words(prepared: str) -> list[str]:
     """jieba's words of an already :func:`prepare`-d text, punctuation and spaces dropped. Dictionary words only
     (no HMM for unknown ones: 30 % faster, the same cross-validated figures; the character n-grams see the rest)."""
-    return [w for w in tokenizer().lcut(prepared, HMM=False) if _KEEP.search(w)]
+    return [w for w in segmenter().words(prepared) if _KEEP.search(w)]
 
 
 WORD_WEIGHT = 0.7
@@ -89,11 +66,11 @@ MIN_DF = 2
 
 class Features:
     """TF-IDF of character 1–3-grams and of jieba word uni- and bigrams (scaled by :data:`WORD_WEIGHT`), side by
-    side (fitted once)."""
+    side (fitted once, or loaded: :mod:`.frozen`)."""
 
-    def __init__(self) -> None:
-        self.chars = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True, dtype=np.float64)
-        self.words = TfidfVectorizer(analyzer=_identity, sublinear_tf=True, dtype=np.float64)
+    def __init__(self, chars: Tfidf | None = None, words: Tfidf | None = None) -> None:
+        self.chars = chars
+        self.words = words
 
     @staticmethod
     def _word_grams(prepared: str) -> list[str]:
@@ -102,17 +79,28 @@ class Features:
 
     def fit_transform(self, prepared: list[str]) -> sp.csr_matrix:
         min_df = MIN_DF if len(prepared) >= 100 else 1
-        self.chars.set_params(min_df=min_df)
-        self.words.set_params(min_df=min_df)
-        c = self.chars.fit_transform(prepared)
-        w = self.words.fit_transform([self._word_grams(t) for t in prepared])
-        return sp.hstack([c, w * WORD_WEIGHT], format="csr")
+        chars = [char_grams(t) for t in prepared]
+        grams = [self._word_grams(t) for t in prepared]
+        self.chars = fit_tfidf(chars, min_df)
+        self.words = fit_tfidf(grams, min_df)
+        return sp.hstack([self.chars.transform(chars), self.words.transform(grams) * WORD_WEIGHT], format="csr")
 
     def transform(self, prepared: list[str]) -> sp.csr_matrix:
-        c = self.chars.transform(prepared)
-        w = self.words.transform([self._word_grams(t) for t in prepared])
+        if self.chars is None or self.words is None:
+            raise RuntimeError("features are not fitted")
+        c = self.chars.transform(char_grams(t) for t in prepared)
+        w = self.words.transform(self._word_grams(t) for t in prepared)
         return sp.hstack([c, w * WORD_WEIGHT], format="csr")
 
 
-def _identity(tokens: list[str]) -> list[str]:
-    return tokens
+def fit_tfidf(documents: list[list[str]], min_df: int = 1) -> Tfidf:
+    """The vocabulary (terms in at least ``min_df`` documents, in sorted order) and smoothed IDF
+    ``ln((1 + n) / (1 + df)) + 1`` of tokenised documents: scikit-learn's ``TfidfVectorizer`` fit."""
+    df: dict[str, int] = {}
+    for terms in documents:
+        for t in set(terms):
+            df[t] = df.get(t, 0) + 1
+    kept = sorted(t for t, k in df.items() if k >= min_df)
+    counts = np.array([df[t] for t in kept], dtype=np.float64)
+    idf = np.log((1.0 + len(documents)) / (1.0 + counts)) + 1.0
+    return Tfidf.from_terms(kept, idf)

@@ -17,7 +17,8 @@ How it works (docs/classification.md has the figures):
 - **Matters** are ranked inside each of the top-3 categories by keyword hits and character similarity to the
   catalog's name, keywords and examples.
 
-Nothing is read from the test split; nothing is written to disk.
+Nothing is read from the test split. The trained model is stored (:mod:`.frozen`, :func:`load_or_train`) in the
+model cache directory, so a second start loads it instead of training again.
 """
 
 from __future__ import annotations
@@ -32,24 +33,21 @@ import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.optimize import minimize_scalar
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.metrics.pairwise import cosine_similarity
-from sklearn.model_selection import StratifiedKFold
-from sklearn.svm import LinearSVC
-from threadpoolctl import threadpool_limits
 
+from shared import segmenter as segmenter_module
 from shared.catalog.models import CATEGORY_NAMES
 
+from . import frozen
 from .corpus import Example, load_corpus, normalize, train_split
 from .emergency import EmergencyHit, scan
-from .features import Features, prepare
+from .features import USER_DICT, Features, char_grams, fit_tfidf, prepare
+from .frozen import Linear, softmax
 from .schemas import CategoryScore, Classification, Emergency, Kind, MatterScore
 
 if TYPE_CHECKING:
@@ -97,20 +95,14 @@ CUE_WEIGHT = 0.0
 # ---------------------------------------------------------------------------------------------- numerics
 
 
-def softmax(scores: np.ndarray, temperature: float) -> np.ndarray:
-    """Row-wise softmax of ``scores / temperature``."""
-    z = scores / temperature
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return cast(np.ndarray, e / e.sum(axis=1, keepdims=True))
-
-
 def fit_temperature(scores: np.ndarray, y: np.ndarray) -> float:
     """The softmax temperature with the least log-loss of the true classes (``y`` = column indexes)."""
 
     def nll(log_t: float) -> float:
         p = softmax(scores, math.exp(log_t))
         return float(-np.log(np.maximum(p[np.arange(len(y)), y], 1e-12)).mean())
+
+    from scipy.optimize import minimize_scalar
 
     res = minimize_scalar(nll, bounds=(math.log(0.01), math.log(10.0)), method="bounded")
     return float(math.exp(res.x))
@@ -147,19 +139,9 @@ def tune_thresholds(
 # ---------------------------------------------------------------------------------------------- model
 
 
-@dataclass
-class _Linear:
-    """A one-vs-rest linear SVM with a softmax temperature: calibrated class probabilities."""
+def _svc(c: float) -> Any:
+    from sklearn.svm import LinearSVC
 
-    model: LinearSVC
-    temperature: float = 1.0
-    classes: list[str] = field(default_factory=list)
-
-    def probs(self, x: Any) -> np.ndarray:
-        return softmax(np.asarray(self.model.decision_function(x)).reshape(x.shape[0], -1), self.temperature)
-
-
-def _svc(c: float) -> LinearSVC:
     # tol 1e-3 (not 1e-4): half the training time, the same cross-validated figures; a fixed random_state makes
     # liblinear's coordinate order, and so the model and its tuning, the same on every run
     return LinearSVC(C=c, class_weight="balanced", tol=1e-3, max_iter=5000, random_state=0)
@@ -172,7 +154,7 @@ def _fold_jobs(
     everything (last). The extra rows (catalog documents) are always trained on and never scored."""
     classes = np.unique(y if extra_y is None else np.concatenate([y, extra_y]))
 
-    def fit(idx: np.ndarray | None) -> LinearSVC:
+    def fit(idx: np.ndarray | None) -> Any:
         xs = x if idx is None else x[idx]
         ys = y if idx is None else y[idx]
         if extra_x is not None and extra_y is not None and len(extra_y):
@@ -184,6 +166,8 @@ def _fold_jobs(
         scores = np.zeros((len(test_idx), len(classes)))
         scores[:, np.searchsorted(classes, m.classes_)] = m.decision_function(x[test_idx])
         return test_idx, scores
+
+    from sklearn.model_selection import StratifiedKFold
 
     splits = StratifiedKFold(folds, shuffle=True, random_state=0).split(np.zeros(len(y)), y)
     jobs: list[Callable[[], Any]] = [functools.partial(fold, a, b) for a, b in splits]
@@ -296,6 +280,8 @@ class Classifier:
         self.version = version or _digest(examples, docs)
         self.features = Features()
         # one BLAS thread: several services may start at once on a small machine
+        from threadpoolctl import threadpool_limits
+
         with threadpool_limits(limits=1):
             x_all = self.features.fit_transform(texts + [prepare(d) for d, _ in docs])
             x, extra_x = x_all[: len(texts)], x_all[len(texts) :]
@@ -345,10 +331,11 @@ class Classifier:
         with ThreadPoolExecutor(TRAIN_THREADS) as pool:
             done = list(pool.map(lambda job: job(), jobs))
         cat_done, kind_done = done[: len(cat_jobs)], done[len(cat_jobs) : len(cat_jobs) + len(kind_jobs)]
-        self.service_model: LinearSVC | None = done[-1] if len(done) > len(cat_jobs) + len(kind_jobs) else None
+        service = done[-1] if len(done) > len(cat_jobs) + len(kind_jobs) else None
+        self.service_model: Linear | None = Linear.from_sklearn(service) if service is not None else None
         if stored is not None:
-            self.category_model = _Linear(cat_done[-1], stored.category_temperature, cat_classes)
-            self.kind_model = _Linear(kind_done[-1], stored.kind_temperature, kind_classes)
+            self.category_model = Linear.from_sklearn(cat_done[-1], stored.category_temperature)
+            self.kind_model = Linear.from_sklearn(kind_done[-1], stored.kind_temperature)
             self.emergency_gate, self.emergency_alone = stored.emergency_gate, stored.emergency_alone
             self.thresholds = dict(stored.thresholds)
             self._tuning = {**asdict(stored), "source": "stored", "train_rows": len(examples)}
@@ -357,8 +344,8 @@ class Classifier:
         kind_cv = _collect(kind_done[:-1], len(examples), len(kind_classes))
         cat_t = fit_temperature(cat_cv, np.searchsorted(cat_classes, y_cat))
         kind_t = fit_temperature(kind_cv, np.searchsorted(kind_classes, y_kind))
-        self.category_model = _Linear(cat_done[-1], cat_t, cat_classes)
-        self.kind_model = _Linear(kind_done[-1], kind_t, kind_classes)
+        self.category_model = Linear.from_sklearn(cat_done[-1], cat_t)
+        self.kind_model = Linear.from_sklearn(kind_done[-1], kind_t)
 
         # tuning on the out-of-fold probabilities
         cv_probs = softmax(cat_cv, cat_t)
@@ -410,6 +397,38 @@ class Classifier:
             "train_seconds": 0.0,
         }
 
+    # ------------------------------------------------------------------ storage
+
+    def save(self, path: Path, key: str) -> None:
+        """Store the trained models (no catalog: it is given again at :meth:`load`) under the cache ``key``."""
+        if self.features.chars is None or self.features.words is None:
+            raise RuntimeError("features are not fitted")
+        linears = {"category": self.category_model, "kind": self.kind_model}
+        if self.service_model is not None:
+            linears["service"] = self.service_model
+        meta = {"key": key, "version": self.version, "tuning": asdict(self.tuning)}
+        frozen.save(path, meta, {"chars": self.features.chars, "words": self.features.words}, linears)
+
+    @classmethod
+    def load(cls, path: Path, key: str, catalog: Catalog | None = None) -> Classifier | None:
+        """The classifier stored at ``path`` for the cache ``key`` with ``catalog``'s matters, or ``None`` when
+        there is no usable file for that key."""
+        stored = frozen.load(path, accept=lambda meta: meta.get("key") == key)
+        if stored is None or "chars" not in stored.tfidfs or "category" not in stored.linears:
+            return None
+        self = cls.__new__(cls)
+        self.version = str(stored.meta["version"])
+        self.features = Features(stored.tfidfs["chars"], stored.tfidfs["words"])
+        self.category_model, self.kind_model = stored.linears["category"], stored.linears["kind"]
+        self.service_model = stored.linears.get("service")
+        raw = dict(stored.meta["tuning"])
+        self.tuning = Tuning(**{**raw, "source": f"{raw['source']}, loaded"})
+        self._tuning = asdict(self.tuning)
+        self.thresholds = dict(self.tuning.thresholds)
+        self.emergency_gate, self.emergency_alone = self.tuning.emergency_gate, self.tuning.emergency_alone
+        self._set_catalog(catalog)
+        return self
+
     # ------------------------------------------------------------------ catalog
 
     def with_catalog(self, catalog: Catalog | None) -> Classifier:
@@ -421,12 +440,12 @@ class Classifier:
     def _set_catalog(self, catalog: Catalog | None) -> None:
         self.catalog = catalog
         self.matters: list[Matter] = list(catalog.matters) if catalog is not None else []
-        self._matter_vec: TfidfVectorizer | None = None
+        self._matter_vec: frozen.Tfidf | None = None
         if not self.matters:
             return
-        docs = [_matter_doc(m) for m in self.matters]
-        self._matter_vec = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True)
-        self._matter_x = self._matter_vec.fit_transform(docs)
+        docs = [char_grams(_matter_doc(m)) for m in self.matters]
+        self._matter_vec = fit_tfidf(docs)
+        self._matter_x = self._matter_vec.transform(docs)
         self._matter_kw = [[normalize(k) for k in m.keywords if k.strip()] for m in self.matters]
 
     # ------------------------------------------------------------------ scoring
@@ -472,7 +491,7 @@ class Classifier:
         probability × the matter's share of it."""
         if not self.matters or self._matter_vec is None:
             return []
-        sims = cosine_similarity(self._matter_vec.transform([text]), self._matter_x)[0]
+        sims = (self._matter_vec.transform([char_grams(text)]) @ self._matter_x.T).toarray()[0]  # rows are unit
         by_cat: dict[str, list[tuple[int, float]]] = {}
         for i, m in enumerate(self.matters):
             kw = self._matter_kw[i]
@@ -507,7 +526,7 @@ class Classifier:
         decision = self._decide(cat_probs, scan(clean[:RULE_CHARS]))
         emergency = decision.emergency
         if emergency is not None and emergency.source == "model" and self.service_model is not None:
-            emergency = emergency.model_copy(update={"service": str(self.service_model.predict(x)[0])})
+            emergency = emergency.model_copy(update={"service": self.service_model.predict(x)[0]})
         cats = decision.categories
         categories = [CategoryScore(code=c, name=CATEGORY_NAMES[c], confidence=_clip(p)) for c, p in cats[:3]]
         kinds = sorted(kind_probs.items(), key=lambda kv: (-kv[1], kv[0]))
@@ -589,6 +608,50 @@ def load_tuning(path: Path = TUNING_PATH) -> Tuning | None:
 def save_tuning(tuning: Tuning, path: Path = TUNING_PATH) -> None:
     data = {k: v for k, v in asdict(tuning).items() if k not in ("train_seconds",)}
     path.write_text(json.dumps({**data, "source": "stored"}, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+
+
+_MODEL_SOURCES = ("corpus.py", "features.py", "frozen.py", "model.py")
+
+
+def cache_key(catalog: Catalog | None, tuning: Tuning | None) -> str:
+    """What a stored model depends on: the training rows and catalog documents, the stored tuning, the domain
+    dictionary, jieba's and scikit-learn's versions and the modelling code itself."""
+    from importlib.metadata import version
+
+    h = hashlib.sha256()
+    h.update(_digest(train_split(), catalog_documents(catalog)).encode())
+    h.update(json.dumps(asdict(tuning) if tuning else None, sort_keys=True).encode())
+    here = Path(__file__).resolve().parent
+    for name in _MODEL_SOURCES:
+        h.update((here / name).read_bytes())
+    h.update(USER_DICT.read_bytes())
+    h.update(Path(segmenter_module.__file__ or "").read_bytes())
+    h.update(f"jieba {version('jieba')} scikit-learn {version('scikit-learn')}".encode())
+    return h.hexdigest()[:16]
+
+
+def load_or_train(cache_dir: Path | None) -> Classifier:
+    """The default classifier from ``cache_dir`` when a model for the same inputs is stored there, else trained
+    (a few seconds of CPU) and stored there for the next start. A cache that cannot be written is only logged."""
+    catalog = load_catalog_quietly()
+    tuning = load_tuning()
+    if cache_dir is None:
+        return Classifier(train_split(), catalog=catalog, tuning=tuning)
+    key = cache_key(catalog, tuning)
+    path = cache_dir / f"classifier-{key}.npz"
+    loaded = Classifier.load(path, key, catalog)
+    if loaded is not None:
+        log.info("classifier %s loaded from %s", loaded.version, path)
+        return loaded
+    clf = Classifier(train_split(), catalog=catalog, tuning=tuning)
+    try:
+        clf.save(path, key)
+        for old in cache_dir.glob("classifier-*.npz"):
+            if old != path:
+                old.unlink(missing_ok=True)
+    except OSError as exc:
+        log.warning("classifier cache %s not written (%s): the next start trains again", path, exc)
+    return clf
 
 
 def train_default(catalog: Catalog | None = None, *, use_catalog: bool = True, tune: bool = False) -> Classifier:

@@ -8,7 +8,9 @@ import functools
 import gc
 import threading
 
-from .model import Classifier, train_default
+from shared.settings import get_settings
+
+from .model import Classifier, load_or_train
 from .schemas import Classification
 
 _lock = threading.Lock()
@@ -16,7 +18,7 @@ _lock = threading.Lock()
 
 @functools.lru_cache(maxsize=1)
 def _build() -> Classifier:
-    clf = train_default()
+    clf = load_or_train(get_settings().model_cache)
     _release_training_memory()
     return clf
 
@@ -29,7 +31,8 @@ def _release_training_memory() -> None:
 
 
 def default_classifier() -> Classifier:
-    """The classifier trained on the train split of the packaged corpus with the default catalog, once per process.
+    """The classifier trained on the train split of the packaged corpus with the default catalog (or loaded from the
+    model cache when it was trained before on the same inputs), once per process.
     ``default_classifier.cache_clear()`` rebuilds it (e.g. after the catalog changed)."""
     with _lock:
         return _build()
