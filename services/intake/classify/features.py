@@ -9,14 +9,14 @@ from __future__ import annotations
 import re
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from shared.segmenter import Segmenter, build
 
 from .corpus import normalize
-from .frozen import Tfidf, char_grams
+from .frozen import Tfidf, Vector, char_grams
 
 USER_DICT = Path(__file__).resolve().parent / "data" / "userdict.txt"
 
@@ -77,7 +77,10 @@ class Features:
         ws = words(prepared)
         return ws + [f"{a}_{b}" for a, b in zip(ws, ws[1:], strict=False)]
 
-    def fit_transform(self, prepared: list[str]) -> sp.csr_matrix:
+    def fit_transform(self, prepared: list[str]) -> Any:
+        """Fit both vocabularies and return the training matrix (``scipy.sparse``; training only)."""
+        import scipy.sparse as sp
+
         min_df = MIN_DF if len(prepared) >= 100 else 1
         chars = [char_grams(t) for t in prepared]
         grams = [self._word_grams(t) for t in prepared]
@@ -85,12 +88,16 @@ class Features:
         self.words = fit_tfidf(grams, min_df)
         return sp.hstack([self.chars.transform(chars), self.words.transform(grams) * WORD_WEIGHT], format="csr")
 
-    def transform(self, prepared: list[str]) -> sp.csr_matrix:
+    def vector(self, prepared: str) -> Vector:
+        """The feature row of one text: character columns first, then the word columns (scaled)."""
         if self.chars is None or self.words is None:
             raise RuntimeError("features are not fitted")
-        c = self.chars.transform(char_grams(t) for t in prepared)
-        w = self.words.transform(self._word_grams(t) for t in prepared)
-        return sp.hstack([c, w * WORD_WEIGHT], format="csr")
+        c_cols, c_vals = self.chars.vector(char_grams(prepared))
+        w_cols, w_vals = self.words.vector(self._word_grams(prepared))
+        return (
+            np.concatenate([c_cols, w_cols + len(self.chars.idf)]),
+            np.concatenate([c_vals, w_vals * WORD_WEIGHT]),
+        )
 
 
 def fit_tfidf(documents: list[list[str]], min_df: int = 1) -> Tfidf:

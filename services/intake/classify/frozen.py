@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
+
+Vector = tuple[np.ndarray, np.ndarray]
+"""A sparse row: sorted column indexes and their values."""
 
 _WHITE_SPACES = re.compile(r"\s\s+")
 
@@ -52,23 +54,56 @@ class Tfidf:
             out[col] = term
         return out
 
-    def transform(self, documents: Iterable[Sequence[str]]) -> sp.csr_matrix:
-        """One row per document, given as its terms (n-grams or words; terms outside the vocabulary ignored)."""
-        indptr, indices, data = [0], [], []
+    def vector(self, terms: Iterable[str]) -> Vector:
+        """One document's row, given as its terms (n-grams or words; terms outside the vocabulary ignored): the
+        sorted columns and their unit-length weights."""
         vocab = self.vocabulary
+        cols = np.fromiter((vocab[t] for t in terms if t in vocab), dtype=np.int64)
+        if not cols.size:
+            return cols, np.zeros(0)
+        cols, counts = np.unique(cols, return_counts=True)
+        values = (np.log(counts) + 1.0) * self.idf[cols]
+        return cols, values / np.sqrt(np.dot(values, values))
+
+    def transform(self, documents: Iterable[Sequence[str]]) -> Any:
+        """A ``scipy.sparse.csr_matrix`` with one :meth:`vector` per document (training only)."""
+        import scipy.sparse as sp
+
+        indptr, indices, data = [0], [], []
         for terms in documents:
-            cols = np.fromiter((vocab[t] for t in terms if t in vocab), dtype=np.int64)
-            if cols.size:
-                cols, counts = np.unique(cols, return_counts=True)
-                values = (np.log(counts) + 1.0) * self.idf[cols]
-                values /= np.sqrt(np.dot(values, values))
-                indices.append(cols)
-                data.append(values)
+            cols, values = self.vector(terms)
+            indices.append(cols)
+            data.append(values)
             indptr.append(indptr[-1] + cols.size)
         shape = (len(indptr) - 1, len(self.idf))
-        if not indices:
+        if not indptr[-1]:
             return sp.csr_matrix(shape, dtype=np.float64)
         return sp.csr_matrix((np.concatenate(data), np.concatenate(indices), np.array(indptr)), shape=shape)
+
+
+class Inverted:
+    """Rows of unit vectors stored by column, for the dot product of one vector with every row at once."""
+
+    def __init__(self, rows: Sequence[Vector], n_cols: int) -> None:
+        self.n_rows = len(rows)
+        empty = np.zeros(0)
+        row_of = np.concatenate([np.full(c.size, i) for i, (c, _) in enumerate(rows)] or [empty]).astype(np.int64)
+        cols = np.concatenate([c for c, _ in rows] or [empty]).astype(np.int64)
+        vals = np.concatenate([v for _, v in rows] or [empty]).astype(np.float64)
+        order = np.argsort(cols, kind="stable")
+        self.rows, self.values = row_of[order], vals[order]
+        self.indptr = np.concatenate([[0], np.cumsum(np.bincount(cols, minlength=n_cols))])
+
+    def dot(self, vector: Vector) -> np.ndarray:
+        cols, vals = vector
+        starts, ends = self.indptr[cols], self.indptr[cols + 1]
+        lens = ends - starts
+        total = int(lens.sum())
+        if not total:
+            return np.zeros(self.n_rows)
+        offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(lens)[:-1]]), lens) + np.arange(total)
+        weights = self.values[offsets] * np.repeat(vals, lens)
+        return np.bincount(self.rows[offsets], weights=weights, minlength=self.n_rows)
 
 
 @dataclass
@@ -92,6 +127,21 @@ class Linear:
 
     def probs(self, x: Any) -> np.ndarray:
         return softmax(self.scores(x), self.temperature)
+
+    def scores_one(self, vector: Vector) -> np.ndarray:
+        cols, vals = vector
+        out: np.ndarray = self.coef[:, cols] @ vals + self.intercept
+        return out
+
+    def probs_one(self, vector: Vector) -> np.ndarray:
+        out: np.ndarray = softmax(self.scores_one(vector).reshape(1, -1), self.temperature)[0]
+        return out
+
+    def predict_one(self, vector: Vector) -> str:
+        s = self.scores_one(vector)
+        if s.size == 1:  # a binary model has one score: positive means the second class
+            return self.classes[int(s[0] > 0)]
+        return self.classes[int(s.argmax())]
 
     def predict(self, x: Any) -> list[str]:
         s = self.scores(x)

@@ -38,7 +38,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
-import scipy.sparse as sp
 
 from shared import segmenter as segmenter_module
 from shared.catalog.models import CATEGORY_NAMES
@@ -158,6 +157,8 @@ def _fold_jobs(
         xs = x if idx is None else x[idx]
         ys = y if idx is None else y[idx]
         if extra_x is not None and extra_y is not None and len(extra_y):
+            import scipy.sparse as sp
+
             xs, ys = sp.vstack([xs, extra_x], format="csr"), np.concatenate([ys, extra_y])
         return _svc(c).fit(xs, ys)
 
@@ -445,7 +446,7 @@ class Classifier:
             return
         docs = [char_grams(_matter_doc(m)) for m in self.matters]
         self._matter_vec = fit_tfidf(docs)
-        self._matter_x = self._matter_vec.transform(docs)
+        self._matter_rows = frozen.Inverted([self._matter_vec.vector(d) for d in docs], len(self._matter_vec.idf))
         self._matter_kw = [[normalize(k) for k in m.keywords if k.strip()] for m in self.matters]
 
     # ------------------------------------------------------------------ scoring
@@ -474,8 +475,8 @@ class Classifier:
         auto = threshold is not None and cats[0][1] >= threshold
         return _Decision(cats, emergency, auto, threshold)
 
-    def _kind_probs(self, text: str, x: Any) -> dict[str, float]:
-        p = self.kind_model.probs(x)[0]
+    def _kind_probs(self, text: str, x: frozen.Vector) -> dict[str, float]:
+        p = self.kind_model.probs_one(x)
         logits = {k: math.log(max(float(v), 1e-9)) for k, v in zip(self.kind_model.classes, p, strict=True)}
         if CUE_WEIGHT:
             for k, rx in KIND_CUES.items():
@@ -491,7 +492,7 @@ class Classifier:
         probability × the matter's share of it."""
         if not self.matters or self._matter_vec is None:
             return []
-        sims = (self._matter_vec.transform([char_grams(text)]) @ self._matter_x.T).toarray()[0]  # rows are unit
+        sims = self._matter_rows.dot(self._matter_vec.vector(char_grams(text)))  # rows are unit: cosines
         by_cat: dict[str, list[tuple[int, float]]] = {}
         for i, m in enumerate(self.matters):
             kw = self._matter_kw[i]
@@ -520,13 +521,13 @@ class Classifier:
         """Kind, top-3 categories, the best matter of each, emergency and auto-route of one complaint text. Never
         raises on odd input: an empty text gives a low-confidence, never auto-routed answer."""
         clean = normalize(text)
-        x = self.features.transform([prepare(text)[:MODEL_CHARS]])
+        x = self.features.vector(prepare(text)[:MODEL_CHARS])
         kind_probs = self._kind_probs(clean, x)
-        cat_probs = dict(zip(self.category_model.classes, self.category_model.probs(x)[0].tolist(), strict=True))
+        cat_probs = dict(zip(self.category_model.classes, self.category_model.probs_one(x).tolist(), strict=True))
         decision = self._decide(cat_probs, scan(clean[:RULE_CHARS]))
         emergency = decision.emergency
         if emergency is not None and emergency.source == "model" and self.service_model is not None:
-            emergency = emergency.model_copy(update={"service": self.service_model.predict(x)[0]})
+            emergency = emergency.model_copy(update={"service": self.service_model.predict_one(x)})
         cats = decision.categories
         categories = [CategoryScore(code=c, name=CATEGORY_NAMES[c], confidence=_clip(p)) for c, p in cats[:3]]
         kinds = sorted(kind_probs.items(), key=lambda kv: (-kv[1], kv[0]))
