@@ -11,7 +11,7 @@ import pytest
 from services.dispatch.case import history
 from services.dispatch.case.corrections import Labels, corrected_labels, example_row
 from services.dispatch.case.models import Case
-from services.dispatch.case.timetag import span, time_tag
+from services.dispatch.sla.timetag import span, time_tag
 from shared.catalog import default_catalog
 from shared.errors import InvalidInput
 from shared.events.cases import CASE_ACTIONS

@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.dispatch.api.schemas import CaseDetail, CaseList, HistoryEntryOut, TimeTagOut, TransitionOut
 from services.dispatch.case import flows
 from services.dispatch.case.models import Case, CaseHistory
-from services.dispatch.case.timetag import time_tag
 from services.dispatch.sla.timers import yellow_at
+from services.dispatch.sla.timetag import time_tag
 from shared.app import ServiceRuntime
 from shared.catalog import default_catalog
 from shared.errors import InvalidInput, NotFound

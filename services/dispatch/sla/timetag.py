@@ -3,6 +3,8 @@
 Office hours on working days (09:00-12:00, 13:30-17:30 Asia/Shanghai, the holiday calendar applied) — the
 same arithmetic the SLA timers use — so a Friday-evening case due on Monday shows 1 working day left, not
 2 days 21 hours; a working day is the 7 office hours of one day.
+
+It lives in ``sla/`` beside the timers whose arithmetic it shares; the case API shows it (``api/common.py``).
 """
 
 from __future__ import annotations
