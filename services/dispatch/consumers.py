@@ -6,7 +6,8 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.dispatch.case.service import open_cases, supplement_cases
+from services.dispatch.case.flows import supplement_cases
+from services.dispatch.opening import open_cases
 from shared.consumer import ConsumedEvent
 from shared.events.complaints import ComplaintReceivedV1, ComplaintSupplementedV1
 

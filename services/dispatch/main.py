@@ -1,4 +1,8 @@
-"""Dispatch service: cases, routing, SLA clock, handler API."""
+"""Dispatch service: cases, routing, SLA clock, handler API.
+
+:func:`create_app` installs the case transition listeners (:func:`services.dispatch.wiring.install_listeners`)
+before anything can run a transition: its consumers, background jobs and routes all use them.
+"""
 
 from __future__ import annotations
 
@@ -19,12 +23,14 @@ from services.dispatch.sla.readiness import calendar_readiness
 from services.dispatch.sla.service import run_scanner
 from services.dispatch.survey.service import handle_feedback
 from services.dispatch.web.routes import router as web_router
+from services.dispatch.wiring import install_listeners
 from shared import topics
 from shared.app import ConsumerSpec, create_service_app
 from shared.settings import Settings
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
+    install_listeners()
     return create_service_app(
         "dispatch",
         routers=[

@@ -10,7 +10,8 @@ import httpx
 
 from services.dispatch.audit_checkpoints import read_checkpoint_files, read_checkpoint_topic
 from services.dispatch.case.history import Keyring
-from services.dispatch.case.service import open_cases
+from services.dispatch.opening import open_cases
+from services.dispatch.wiring import install_listeners
 from shared.db import make_engine, make_sessionmaker
 from shared.events.complaints import ComplaintReceivedV1, PlaceRef
 from shared.settings import Settings
@@ -30,6 +31,7 @@ async def _open_case(settings: Settings) -> tuple[str, int, str]:
         matter_code="CG001",
         received_at=datetime.now(UTC),
     )
+    install_listeners()  # the flows run here without the dispatch app
     engine = make_engine(settings, "dispatch", pool_size=1)
     try:
         async with make_sessionmaker(engine)() as session:

@@ -12,6 +12,7 @@ import pytest
 
 from linkage.harness import _with_database
 from linkage.infra import drop_database, ensure_database
+from services.dispatch.wiring import install_listeners
 from shared.migrations import upgrade_all
 from shared.settings import Settings
 from tests.support import Infra
@@ -42,3 +43,10 @@ def infra(infra: Infra) -> Iterator[Infra]:
 @pytest.fixture(scope="package")
 def settings(infra: Infra) -> Settings:
     return infra.settings()
+
+
+@pytest.fixture(scope="package", autouse=True)
+def dispatch_listeners() -> None:
+    """Dispatch's flows run here without its app: install the transition listeners its ``create_app`` installs
+    (SLA timers, 并单 followers, hand-offs; ``transition`` raises without them)."""
+    install_listeners()

@@ -34,7 +34,7 @@ from services.dispatch.audit_checkpoints import (
 )
 from services.dispatch.case import flows, history
 from services.dispatch.case.models import Case, CaseHistory
-from services.dispatch.case.service import open_cases
+from services.dispatch.opening import open_cases
 from shared.db import make_engine, make_sessionmaker
 from shared.events.complaints import ComplaintReceivedV1, PlaceRef
 from shared.kafka import make_producer

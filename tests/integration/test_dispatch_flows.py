@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from services.dispatch.audit import verify_all
 from services.dispatch.case import flows
 from services.dispatch.case.models import Case, CaseHistory
-from services.dispatch.case.service import open_cases
+from services.dispatch.opening import open_cases
 from shared.db import make_engine, make_sessionmaker
 from shared.events.complaints import CategorySuggestion, ComplaintReceivedV1, EmergencyFlag, PlaceRef
 from shared.outbox import OutboxRow

@@ -12,8 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.dispatch.case.models import Case, CaseHistory
-from services.dispatch.case.service import open_cases
 from services.dispatch.duplicate.service import duplicates_of, find_duplicates, merge_or_suggest
+from services.dispatch.opening import open_cases
 from shared.events.complaints import ComplaintReceivedV1, GeoPoint, PlaceRef
 from tests.db import sessions_fixture
 from tests.integration.dispatch_factory import add_cases, new_case

@@ -16,8 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from services.analytics.stats.models import DailyCount, GridDailyCount
 from services.analytics.stats.service import apply_case_events
+from services.dispatch.case.flows import supplement_cases
 from services.dispatch.case.models import Case, CaseHistory
-from services.dispatch.case.service import open_cases, supplement_cases
+from services.dispatch.opening import open_cases
 from shared.db import make_engine, make_sessionmaker
 from shared.events.cases import CaseEventV1
 from shared.events.complaints import (

@@ -132,8 +132,10 @@ import asyncio, sys
 from shared.db import make_engine, make_sessionmaker
 from shared.settings import Settings
 from services.dispatch.sla.service import fire_due_timers
+from services.dispatch.wiring import install_listeners
 
 async def main():
+    install_listeners()
     maker = make_sessionmaker(make_engine(Settings(), "dispatch", pool_size=2))
     print("ready", flush=True)
     while True:

@@ -3,10 +3,16 @@
 ``transition`` is the one way a case changes state. It works in the caller's session and flushes;
 the caller (request handler, consumer, timer job) owns the transaction, so the row, the history
 entry and the outbox event commit together or not at all.
+
+This is the core of dispatch: it imports nothing from ``sla/``, ``duplicate/`` or ``handoff/``. What follows
+from a transition there (timers, 并单 followers, emergency hand-offs) reacts to it through the listeners of
+:mod:`services.dispatch.case.hooks`. Opening a case from a complaint, which also involves 并单 and the timers,
+is orchestrated above this module, in :mod:`services.dispatch.opening`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,17 +20,18 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
-from services.dispatch.case import history
+from services.dispatch.case import history, hooks
 from services.dispatch.case import state as sm
+from services.dispatch.case.deadlines import deadline_for, limit_for_case
 from services.dispatch.case.models import Case, CaseHistory
 from services.dispatch.case.service import stage_case_event
 from services.dispatch.routing.service import RoutingDecision
 from shared.calendar import SHANGHAI, default_calendar
-from shared.catalog import TimeLimit, default_catalog
+from shared.catalog import default_catalog
 from shared.errors import Conflict
+from shared.events.complaints import ComplaintSupplementedV1, PlaceRef
 
 WHISTLE_REPORT_MINUTES = 30
-DEFAULT_LIMIT = TimeLimit(value=5)
 
 
 class IllegalTransitionError(Conflict):
@@ -61,31 +68,6 @@ def allowed_actions(case: Case, now: datetime | None = None) -> list[str]:
 
 
 # ------------------------------------------------------------------------------------------ deadlines
-
-
-def deadline_for(start: datetime, limit: TimeLimit) -> tuple[datetime, bool]:
-    """Deadline of a handling limit (working days or calendar months) from ``start``; (at, provisional)."""
-    cal = default_calendar()
-    if limit.months is not None:
-        at = cal.add_calendar_months(start, limit.months, roll_to_workday=True)
-    else:
-        at = cal.working_deadline(start, max(1, round(limit.value)))
-    return at, cal.deadline_is_provisional(start, at)
-
-
-def limit_for_kind(matter_code: str | None, kind: str) -> TimeLimit:
-    """The matter's handling limit for this kind of 诉求 (5 working days when the matter is unknown)."""
-    matter = default_catalog().get_matter(matter_code) if matter_code else None
-    if matter is None:
-        return DEFAULT_LIMIT
-    try:
-        return matter.limit_for(kind)
-    except KeyError:
-        return DEFAULT_LIMIT
-
-
-def limit_for_case(case: Case) -> TimeLimit:
-    return limit_for_kind(case.matter_code, case.kind)
 
 
 def set_dispatch_clock(case: Case, now: datetime, *, reset_deadline: bool) -> None:
@@ -128,10 +110,12 @@ async def transition(
     defer: bool = False,
     **details: Any,
 ) -> CaseHistory:
-    """Apply one action to ``case``: state machine check, row update, history entry, outbox event.
+    """Apply one action to ``case``: state machine check, row update, history entry, outbox event, then the
+    installed :mod:`~services.dispatch.case.hooks` listeners (SLA timers, 并单 followers, hand-off) in order.
 
-    ``defer=True`` (only for cases created in the same transaction, which nobody else can hold) leaves
-    the flush and the SLA timers to the caller, so a batch of new cases is written in a few statements.
+    ``defer=True`` (only for cases created in the same transaction, or locked by the caller's batch, which
+    nobody else can hold) leaves the flush and the SLA timers to the caller, so a batch of new cases is written
+    in a few statements; the listeners are told the transition is deferred (they only stage rows then).
 
     ``action`` is a command (``sign``, ``approve_extension`` …) or its recorded name (``signed`` …).
     ``details`` are action parameters, recorded in history and in the event's ``details``:
@@ -139,8 +123,11 @@ async def transition(
     request_extension: ``days``; approve_extension: ``days`` (default: as requested);
     survey: ``result`` (满意/基本满意/不满意/未评价); verify: ``passed``; merge: ``master_id``;
     whistle: ``departments``; report: ``department``; reply: ``text``, ``attachments``.
-    Raises :class:`IllegalTransitionError` (409) or :class:`ConcurrentUpdate` (409). Flushes.
+    Raises :class:`IllegalTransitionError` (409) or :class:`ConcurrentUpdate` (409), and
+    :class:`~services.dispatch.case.hooks.TransitionListenersNotInstalled` before touching the case when
+    dispatch was started without :func:`services.dispatch.wiring.install_listeners`. Flushes.
     """
+    hooks.transition_listeners()  # fail before touching the case if nobody would keep its timers
     now = now or datetime.now(UTC)
     command = sm.command_of(action)
     case_id = case.id
@@ -173,21 +160,23 @@ async def transition(
     stage_case_event(
         session, case, recorded, from_state=before.state, at=now, actor=actor, reason=reason, details=entry.details
     )
-    if command == "transfer":  # 紧急警情: the hand-off job hands the case to 110/119/120/122 (same transaction)
-        from services.dispatch.handoff.service import stage_handoff
-
-        stage_handoff(session, case, now=now, service=str(details.get("service") or case.lead or "110"), reason=reason)
-    if defer:
-        return entry
-    try:
-        await session.flush()
-    except StaleDataError:
-        raise ConcurrentUpdate(f"case {case_id} was changed by someone else; reload and retry") from None
-    from services.dispatch.sla.service import on_case_transition  # the SLA clock follows every transition
-
-    await on_case_transition(session, case, recorded, now=now)
-    if command == "close" and before.state != "merged":
-        await _close_followers(session, case, actor=actor, now=now)
+    change = hooks.Transition(
+        command=command,
+        action=recorded,
+        from_state=before.state,
+        actor=actor,
+        reason=reason,
+        now=now,
+        details=details,
+        deferred=defer,
+    )
+    if not defer:
+        try:
+            await session.flush()
+        except StaleDataError:
+            raise ConcurrentUpdate(f"case {case_id} was changed by someone else; reload and retry") from None
+    # the SLA clock, 并单 followers and the emergency hand-off follow every transition (same transaction)
+    await hooks.notify(session, case, change)
     return entry
 
 
@@ -335,23 +324,6 @@ def append_history(
     return entry
 
 
-async def _close_followers(session: AsyncSession, master: Case, *, actor: str, now: datetime) -> None:
-    """并单: cases merged into ``master`` close with it."""
-    followers = (
-        await session.execute(select(Case).where(Case.merged_into == master.id, Case.state == "merged"))
-    ).scalars()
-    for follower in list(followers):
-        await transition(
-            session,
-            follower,
-            "close",
-            actor=actor,
-            reason=f"主工单{master.tracking_code}已结案",
-            now=now,
-            master_id=master.id,
-        )
-
-
 async def route_case(
     session: AsyncSession,
     case: Case,
@@ -444,3 +416,135 @@ async def apply_survey(
         )
         entries.append(await transition(session, case, "close", actor=actor, now=now, result=result))
     return entries
+
+
+# ------------------------------------------------------------------------------------------ supplements
+
+
+async def supplement_cases(session: AsyncSession, events: Sequence[ComplaintSupplementedV1]) -> int:
+    """补充: a later location, address, photo or text for a complaint reaches its case. A place fills in a case
+    that had none (e.g. a WeChat user sending a location after the text; a point outside the district is
+    replaced by one inside); the entry is recorded in history. A case waiting in triage only for its place
+    (``awaits_place``) is then dispatched at once (actor ``routing``)."""
+    if not events:
+        return 0
+    ids = sorted({e.complaint_id for e in events})
+    cases = {
+        c.complaint_id: c
+        for c in (
+            await session.execute(select(Case).where(Case.complaint_id.in_(ids)).order_by(Case.id).with_for_update())
+        ).scalars()
+    }
+    applied = 0
+    now = datetime.now(UTC)
+    for event in events:
+        case = cases.get(event.complaint_id)
+        if case is None:
+            continue  # a complaint that never became a case (cannot happen in order; ignore)
+        details: dict[str, Any] = {}
+        placed = _fill_place(case, event, details)
+        if event.location is not None and (case.lon is None or placed == "grid"):
+            case.lon, case.lat = event.location.lon, event.location.lat
+            details["location"] = {"lon": event.location.lon, "lat": event.location.lat}
+        if event.attachments:
+            details["attachments"] = [a.model_dump(exclude_none=True) for a in event.attachments]
+        if event.text:
+            details["text"] = event.text
+        if not details:
+            continue
+        case.updated_at = now
+        reason = f"补充位置后定位到{_where(event.place)}" if placed and event.place else "补充材料"
+        append_history(
+            session,
+            case,
+            "supplemented",
+            from_state=case.state,
+            actor="citizen",
+            reason=reason,
+            details=details,
+            public=False,
+            at=now,
+        )
+        stage_case_event(
+            session,
+            case,
+            "supplemented",
+            from_state=case.state,
+            at=now,
+            actor="citizen",
+            reason=reason,
+            details={k: v for k, v in details.items() if k != "text"},
+        )
+        applied += 1
+        if placed and event.place and case.state == "triage":
+            await _route_placed(session, case, _where(event.place), now)
+    return applied
+
+
+def _where(place: PlaceRef) -> str:
+    if place.grid_code:
+        return f"网格 {place.grid_name or place.grid_code}"
+    return place.community_name or place.street_name or place.street_code or ""
+
+
+def _fill_place(case: Case, event: ComplaintSupplementedV1, details: dict[str, Any]) -> str | None:
+    """Take the supplement's place when the case lacks it: "grid" (grid now known), "street" (only the
+    street/community now known), or None. Records ``placed`` (what analytics needs to move the case's
+    count from where it was counted to its street and grid)."""
+    place = event.place
+    if place is None or case.grid_code:
+        return None
+    if place.grid_code:
+        placed = "grid"
+    elif place.street_code and not case.street_code:
+        placed = "street"
+    else:
+        return None
+    details["placed"] = {
+        "from_street": case.street_code or "-",
+        "from_grid": case.grid_code or "-",
+        "category": case.category or "-",
+        "created_at": case.created_at.isoformat() if case.created_at else None,
+    }
+    case.street_code = place.street_code or case.street_code
+    case.community_code = place.community_code or case.community_code
+    case.grid_code = place.grid_code
+    details["grid_code"] = place.grid_code
+    details["street_code"] = case.street_code
+    return placed
+
+
+async def _route_placed(session: AsyncSession, case: Case, where: str, now: datetime) -> None:
+    """A case in triage that only lacked its place (its triage entry says ``awaits_place``) and is now placed:
+    dispatch it to the matter's handlers with 属地 resolved to its street."""
+    triaged = (
+        await session.execute(
+            select(CaseHistory.details)
+            .where(CaseHistory.case_id == case.id, CaseHistory.action == "triaged")
+            .order_by(CaseHistory.seq.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    if not triaged or not triaged.get("awaits_place") or not case.matter_code:
+        return
+    catalog = default_catalog()
+    matter = catalog.get_matter(case.matter_code)
+    if matter is None or matter.is_emergency:
+        return
+    try:
+        lead, co = catalog.resolve_handlers(matter, case.street_code)
+    except (KeyError, ValueError):
+        return
+    await transition(
+        session,
+        case,
+        "dispatch",
+        actor="routing",
+        reason=f"补充位置后定位到{where}，自动派往 {lead.name}",
+        now=now,
+        lead=lead.code,
+        co_handlers=[d.code for d in co],
+        matter_code=matter.code,
+        confidence=triaged.get("confidence"),
+        placed_by_supplement=True,
+    )

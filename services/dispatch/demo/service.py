@@ -25,11 +25,11 @@ from ulid import ULID
 
 from services.dispatch.case import flows
 from services.dispatch.case.models import Case
-from services.dispatch.case.service import open_cases
 from services.dispatch.demo.schemas import DemoCaseIn, DemoHistoryOut, DemoStepIn
 from services.dispatch.handoff import service as handoffs
 from services.dispatch.handoff.config import get_handoff_settings
 from services.dispatch.handoff.models import Handoff
+from services.dispatch.opening import open_cases
 from shared.catalog import default_catalog
 from shared.errors import InvalidInput
 from shared.events.complaints import ComplaintReceivedV1, EmergencyFlag, GeoPoint, PlaceRef, Reporter

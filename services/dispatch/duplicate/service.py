@@ -8,8 +8,12 @@ is merged through the core's ``merge`` transition (the citizen then follows the 
 carries the master's tracking code for notify), with the reasons in its history. ``suggest`` candidates are stored
 for the dispatchers (``GET /api/v1/dispatch/duplicates?case_id=``).
 
-This module scores nothing itself and imports from ``case`` only the model (and, lazily, the transition it
-applies), so it adds no import cycle.
+When a master case closes, the cases merged into it close with it: :class:`MergedFollowers`, a listener of the
+core's transitions (:mod:`services.dispatch.case.hooks`).
+
+This module scores nothing itself. It imports from ``case`` the model, the state machine and the transition it
+applies; ``case`` never imports it (one direction: ``duplicate`` → ``case``). Opening a case calls
+:func:`merge_or_suggest` from :mod:`services.dispatch.opening`, above both.
 """
 
 from __future__ import annotations
@@ -18,13 +22,16 @@ import asyncio
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.dispatch.case import flows
+from services.dispatch.case.hooks import Transition
 from services.dispatch.case.models import Case
+from services.dispatch.case.state import OPEN_STATES
 from services.dispatch.duplicate.models import CaseDuplicate
 from shared.duplicates import MERGE_RADIUS_M, WINDOW, Comparison, Report, compare, haversine_m
 
@@ -39,6 +46,8 @@ __all__ = [
     "MASTER_STATES",
     "RADIUS_M",
     "Candidate",
+    "MergedFollowers",
+    "close_followers",
     "compare_cases",
     "duplicates_of",
     "find_duplicates",
@@ -150,9 +159,6 @@ async def find_duplicates(session: AsyncSession, case: Case) -> list[Candidate]:
 async def merge_or_suggest(session: AsyncSession, case: Case, *, defer: bool = False) -> Candidate | None:
     """Merge ``case`` into its best ``merge`` candidate — returns that master — or store the ``suggest``
     candidates for the dispatchers (returns None)."""
-    from services.dispatch.case import flows
-    from services.dispatch.case.state import OPEN_STATES
-
     if case.state not in OPEN_STATES or case.state in ("replied", "verified", "surveyed") or case.merged_into:
         return None
     candidates = [c for c in await find_duplicates(session, case) if c.decision in ("merge", "suggest")]
@@ -186,6 +192,34 @@ async def merge_or_suggest(session: AsyncSession, case: Case, *, defer: bool = F
         defer=defer,
     )
     return master
+
+
+async def close_followers(session: AsyncSession, master: Case, *, actor: str, now: datetime) -> None:
+    """并单: cases merged into ``master`` close with it."""
+    followers = (
+        await session.execute(select(Case).where(Case.merged_into == master.id, Case.state == "merged"))
+    ).scalars()
+    for follower in list(followers):
+        await flows.transition(
+            session,
+            follower,
+            "close",
+            actor=actor,
+            reason=f"主工单{master.tracking_code}已结案",
+            now=now,
+            master_id=master.id,
+        )
+
+
+class MergedFollowers:
+    """Transition listener (installed by :func:`services.dispatch.wiring.install_listeners`): when a case that is
+    not itself merged closes, :func:`close_followers` closes the cases merged into it, in the same transaction.
+    A deferred close (a new case closed at once while opening) has no followers yet and is left alone."""
+
+    async def on_transition(self, session: AsyncSession, case: Case, change: Transition) -> None:
+        if change.deferred or change.command != "close" or change.from_state == "merged":
+            return
+        await close_followers(session, case, actor=change.actor, now=change.now)
 
 
 async def duplicates_of(session: AsyncSession, case_id: str) -> list[CaseDuplicate]:

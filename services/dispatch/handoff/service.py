@@ -4,6 +4,10 @@ Functions take a session and flush nothing themselves unless said; the caller ow
 person should know about is a line in the case's keyed history and a case event on ``linkage.dispatch.cases.v1``
 (``cn.linkage.case.handoff_sent.v1``, ``…handoff_acknowledged.v1``, ``…handoff_escalated.v1``), so the command
 center's display can count hand-offs awaiting their acknowledgement.
+
+A ``transfer`` transition stages its hand-off through :class:`HandoffOnTransfer`, a listener of the core's
+transitions (:mod:`services.dispatch.case.hooks`); ``case`` never imports this module (one direction:
+``handoff`` → ``case``).
 """
 
 from __future__ import annotations
@@ -17,7 +21,10 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from ulid import ULID
 
+from services.dispatch.case.flows import append_history
+from services.dispatch.case.hooks import Transition
 from services.dispatch.case.models import Case
+from services.dispatch.case.service import stage_case_event
 from services.dispatch.handoff.config import HandoffSettings
 from services.dispatch.handoff.models import Handoff, HandoffSinkRecord
 from shared.catalog import default_catalog
@@ -91,6 +98,18 @@ def stage_handoff(
     return handoff
 
 
+class HandoffOnTransfer:
+    """Transition listener (installed by :func:`services.dispatch.wiring.install_listeners`): 紧急警情 — a
+    ``transfer`` stages the hand-off to 110/119/120/122 in the same transaction (deferred or not: a case transferred
+    by routing while it is opened is deferred); the hand-off job sends it."""
+
+    async def on_transition(self, session: AsyncSession, case: Case, change: Transition) -> None:
+        if change.command != "transfer":
+            return
+        service = str(change.details.get("service") or case.lead or "110")
+        stage_handoff(session, case, now=change.now, service=service, reason=change.reason)
+
+
 # ------------------------------------------------------------------------------------------ the document
 
 
@@ -148,9 +167,6 @@ async def _record(
     details: dict[str, Any] | None = None,
 ) -> None:
     """One history line and one case event about the hand-off (the case stays ``transferred``)."""
-    from services.dispatch.case.flows import append_history
-    from services.dispatch.case.service import stage_case_event
-
     case = await _locked_case(session, handoff.case_id)
     if case is None:
         return

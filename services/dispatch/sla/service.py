@@ -1,7 +1,10 @@
-"""SLA timers: scheduling (called by the case flows) and the scanner that fires them exactly once.
+"""SLA timers: scheduling (following the case transitions) and the scanner that fires them exactly once.
 
 Scheduling — functions take a session and flush nothing themselves; the caller's transaction
-(the same one that changes the case) owns them:
+(the same one that changes the case) owns them. :class:`SlaTimers` is the transition listener
+(:mod:`services.dispatch.case.hooks`) through which every transition reaches
+:func:`on_case_transition`; the core's ``transition`` never imports this module, this module
+imports the core (one direction: ``sla`` → ``case``):
 
 - :func:`schedule_case_timers` after 派单 / 改派 / 延期批准 / 恢复 (dispatch, reassign, approve_extension,
   resume, reopen): replaces the case's unfired ``yellow``/``red``/``publicize`` timers from
@@ -42,7 +45,10 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from services.dispatch.case import flows, hooks
+from services.dispatch.case.hooks import Transition
 from services.dispatch.case.models import Case
+from services.dispatch.case.state import ACTIONS, IllegalTransition
 from services.dispatch.sla.models import CLOCK_KINDS, TIMER_KINDS, CaseTimer
 from services.dispatch.sla.timers import (
     SIGN_HOURS,
@@ -191,15 +197,14 @@ _CANCEL_ALL = frozenset({"merged", "closed", "transferred", "answered"})
 
 
 async def on_case_transition(session: AsyncSession, case: Case, action: str, *, now: dt.datetime | None = None) -> None:
-    """The one call the case flows make after every transition (same session, after the row update).
+    """What the SLA clock does after a transition (same session, after the row update); :class:`SlaTimers`
+    calls it for every transition that is not deferred.
 
     ``action`` is the recorded action (``dispatched`` …) or the command (``dispatch`` …). Maps it to
     the timer operations: reschedule the clock on dispatch/reassign/arbitrate/reopen/resume/extension
     approval (and on a failed 核查, which reopens), drop ``sign_due`` on sign, stop the clock on
     suspend, start the survey timer on reply, the report timer on whistle, drop everything on
     merge/close/transfer/answer. Self-loops (urge, supervise …) change nothing."""
-    from services.dispatch.case.state import ACTIONS
-
     recorded = ACTIONS.get(action, action)
     now = now or _now()
     if recorded in _RESCHEDULE or (recorded == "verified" and case.state == "signed"):
@@ -223,6 +228,18 @@ async def on_case_transition(session: AsyncSession, case: Case, action: str, *, 
             await cancel_case_timers(session, case.id, ["whistle_due"])
     elif recorded in _CANCEL_ALL:
         await cancel_case_timers(session, case.id)
+
+
+class SlaTimers:
+    """The SLA clock as a case transition listener (installed by :func:`services.dispatch.wiring.install_listeners`).
+
+    A deferred transition (new cases of :func:`services.dispatch.opening.open_cases`, the scanner's batch of
+    self-loop escalations) is left alone: its caller writes the timers of the whole batch itself."""
+
+    async def on_transition(self, session: AsyncSession, case: Case, change: Transition) -> None:
+        if change.deferred:
+            return
+        await on_case_transition(session, case, change.action, now=change.now)
 
 
 async def timers_for(session: AsyncSession, case_id: str) -> list[CaseTimer]:
@@ -249,7 +266,8 @@ async def timers_for(session: AsyncSession, case_id: str) -> list[CaseTimer]:
 # the events they staged; a crash rolls both back and a later scan fires them.
 
 #: Escalations that are self-loops (the state does not change) and leave the timers alone
-#: (:func:`on_case_transition` does nothing for them): safe to apply with ``transition(defer=True)``.
+#: (:func:`on_case_transition` does nothing for them, and no other listener reacts to them): safe to apply
+#: with ``transition(defer=True)``.
 _BATCHABLE = frozenset({"warn", "urge", "supervise", "publicize"})
 #: Default scanner shape (``sla_scan_batch_size`` / ``sla_scan_workers`` settings override them).
 SCAN_BATCH = 500
@@ -320,19 +338,17 @@ async def _apply_timer(
     session: AsyncSession, timer: CaseTimer, case: Case | None, now: dt.datetime, claimed: Sequence[int]
 ) -> str:
     """Isolated path: do what ``timer`` means for ``case`` now; return the outcome (fired | skipped)."""
-    from services.dispatch.case.flows import apply_survey, transition
-
     decision = _escalation(timer.kind, timer.due_at, case)
     if isinstance(decision, tuple):
         command, reason, details = decision
         assert case is not None
-        await transition(session, case, command, actor=SYSTEM_ACTOR, reason=reason, now=now, **details)
+        await flows.transition(session, case, command, actor=SYSTEM_ACTOR, reason=reason, now=now, **details)
         return "fired"
     if decision != ISOLATE or case is None:
         return decision
     if timer.kind == "survey_due":
         # 回访超时未评价: no answer in 3 working days
-        await apply_survey(session, case, "未评价", actor=SYSTEM_ACTOR, comment="回访超时未评价", now=now)
+        await flows.apply_survey(session, case, "未评价", actor=SYSTEM_ACTOR, comment="回访超时未评价", now=now)
         await cancel_case_timers(session, case.id, keep=claimed)
         return "fired"
     # the deadline moved (extension, reopen) without a reschedule: heal and skip this one
@@ -343,10 +359,7 @@ async def _apply_timer(
 
 def _is_illegal(exc: Exception) -> bool:
     """The case no longer allows the timer's action (it moved on): skip, do not retry."""
-    from services.dispatch.case.flows import IllegalTransitionError
-    from services.dispatch.case.state import IllegalTransition
-
-    return isinstance(exc, IllegalTransitionError | IllegalTransition)
+    return isinstance(exc, flows.IllegalTransitionError | IllegalTransition)
 
 
 def _record(counts: dict[str, int], kind: str, outcome: str) -> None:
@@ -438,8 +451,6 @@ async def _write_cases(session: AsyncSession, cases: Iterable[Case]) -> None:
 
 
 async def _fire_batch(session: AsyncSession, limit: int, now: dt.datetime, counts: dict[str, int]) -> None:
-    from services.dispatch.case.flows import IllegalTransitionError, transition
-
     rows = list(await session.execute(_CLAIM, {"now": now, "limit": limit}))
     if not rows:
         return
@@ -466,10 +477,10 @@ async def _fire_batch(session: AsyncSession, limit: int, now: dt.datetime, count
             command, reason, details = decision
             assert command in _BATCHABLE
             try:
-                await transition(
+                await flows.transition(
                     session, case, command, actor=SYSTEM_ACTOR, reason=reason, now=now, defer=True, **details
                 )
-            except IllegalTransitionError:  # raised before the case is touched
+            except flows.IllegalTransitionError:  # raised before the case is touched
                 marks.append((row.id, "skipped", row.kind))
                 continue
             escalated[case.id] = case
@@ -493,7 +504,11 @@ async def fire_due_timers(
     (``fired``, ``skipped``, ``failed``, ``retry``, ``busy`` = case locked elsewhere, left for later).
 
     Batch path first; if it raises (anything but a transition the case no longer allows, which is a
-    skip), the transaction rolls back and the batch is claimed again and fired timer by timer."""
+    skip), the transaction rolls back and the batch is claimed again and fired timer by timer.
+
+    Raises :class:`~services.dispatch.case.hooks.TransitionListenersNotInstalled` before claiming anything when
+    the transition listeners were never installed (rather than failing every timer it claims)."""
+    hooks.transition_listeners()
     counts = _counts()
     with SCAN_SECONDS.time():
         now = now or _now()

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.dispatch.case import flows
 from services.dispatch.case.models import Case
 from services.dispatch.survey.models import CaseSurvey
 from shared.consumer import ConsumedEvent
@@ -38,8 +39,6 @@ async def record_answer(
     session: AsyncSession, answer: SurveyAnsweredV1, *, event_id: str | None = None, now: datetime | None = None
 ) -> str:
     """Apply one survey answer; return the outcome: closed | reopened | supervised | ignored."""
-    from services.dispatch.case import flows
-
     now = now or datetime.now(UTC)
     case = await _load_case(session, answer)
     outcome = "ignored"
