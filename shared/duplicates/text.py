@@ -1,15 +1,17 @@
 """Word-level meaning of a complaint for 并单: jieba words → domain concepts → weighted concept similarity.
 
-Steps: NFKC; the places (the reports' addresses, "XX路NN号", house/building numbers) are cut out (where is the
-distance's job); jieba (its own tokenizer, :mod:`shared.segmenter`, with the lexicon's surfaces added, so the classifier's jieba is
-left alone) cuts words; neighbouring words are joined when together they are a lexicon surface (没有+了, 灯+不亮);
-each word becomes its concepts (:mod:`shared.duplicates.lexicon`), or itself when it is a content word (noun, verb,
-adjective, idiom) that is neither boilerplate nor a place name. Concepts are weighed by kind (problem object and
-facility > issue > symptom > circumstance, other words) times their IDF over the matter catalog (a word found in
-many matters' keywords tells less). Two texts compare by weighted Jaccard and weighted overlap — objects first,
-related concepts (摊贩 ~ 出店经营, 不亮 ~ 黑黢黢) at half credit — pulled down when both name objects and share none
-(井盖 vs 路灯 at the same door), when both say what is wrong and it disagrees (水质 vs 停水), or when they share only
-a facility and nothing wrong with it agrees (电梯异响 vs 电梯费涨价).
+Steps: NFKC; the places (the reports' addresses, "XX路NN号", house/building numbers) are cut out
+(where is the distance's job); jieba (its own tokenizer, :mod:`shared.segmenter`, with the lexicon's
+surfaces added, so the classifier's jieba is left alone) cuts words; neighbouring words are joined
+when together they are a lexicon surface (没有+了, 灯+不亮); each word becomes its concepts
+(:mod:`shared.duplicates.lexicon`), or itself when it is a content word (noun, verb, adjective,
+idiom) that is neither boilerplate nor a place name. Concepts are weighed by kind (problem object
+and facility > issue > symptom > circumstance, other words) times their IDF over the matter catalog
+(a word found in many matters' keywords tells less). Two texts compare by weighted Jaccard and
+weighted overlap — objects first, related concepts (摊贩 ~ 出店经营, 不亮 ~ 黑黢黢) at half credit — pulled
+down when both name objects and share none (井盖 vs 路灯 at the same door), when both say what is wrong
+and it disagrees (水质 vs 停水), or when they share only a facility and nothing wrong with it agrees
+(电梯异响 vs 电梯费涨价).
 """
 
 from __future__ import annotations
