@@ -8,7 +8,10 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 
+from shared import sqlcache
 from shared.settings import Settings
+
+sqlcache.install()  # before any statement is built: ON CONFLICT inserts use the compiled-statement cache
 
 
 class Base(DeclarativeBase):
