@@ -6,10 +6,17 @@ Attributes travel in ``ce_*`` headers (``ce_id``, ``ce_source``, ``ce_type``, ``
 header beside them, where Kafka's OpenTelemetry instrumentation looks for it.
 
 See https://github.com/cloudevents/spec/blob/v1.0.2/cloudevents/bindings/kafka-protocol-binding.md
+
+Decoding takes a fast path for the records our producers write (:func:`_decode_fast`: the headers checked by hand,
+``ce_time`` by :meth:`datetime.fromisoformat`, the body parsed once by pydantic-core's JSON parser, the Envelope
+built without re-validation) and falls back to the SDK for anything else, so odd input gets the SDK's answer.
+Measured (20k ``cn.linkage.case.dispatched.v1`` records, 898 B, one core): ``decode_message(...).payload()``
+~90 µs per record with the SDK for every record, ~14 µs with the fast path.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -18,7 +25,9 @@ from cloudevents.core.bindings.kafka import KafkaMessage, from_binary, to_binary
 from cloudevents.core.exceptions import CloudEventValidationError, MissingRequiredAttributeError
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
+from dateutil import tz
 from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic_core import from_json
 from ulid import ULID
 
 from shared.events.registry import EventPayload, model_for
@@ -96,6 +105,14 @@ def envelope_headers(envelope: Envelope) -> Headers:
 
 def decode_message(headers: Any, value: bytes | None) -> Envelope:
     """Parse a Kafka record (binary mode) into an Envelope; raise EventDecodeError when malformed."""
+    envelope = _decode_fast(headers, value)
+    if envelope is not None:
+        return envelope
+    return _decode_with_sdk(headers, value)
+
+
+def _decode_with_sdk(headers: Any, value: bytes | None) -> Envelope:
+    """The reference decoder (the CloudEvents SDK): every record the fast path does not take, and its tests."""
     attrs = _header_dict(headers)
     # the SDK would invent an id, a specversion and a time for a record without them: poison must stay poison
     missing = [name for name in REQUIRED_HEADERS if name not in attrs]
@@ -127,6 +144,112 @@ def decode_message(headers: Any, value: bytes | None) -> Envelope:
         )
     except ValidationError as exc:
         raise EventDecodeError(f"invalid CloudEvents attributes: {exc}") from exc
+
+
+# The headers the fast path understands, by exact name (what ``to_binary`` writes), and the attribute each carries.
+_FAST_HEADERS = {
+    "ce_id": "id",
+    "ce_source": "source",
+    "ce_type": "type",
+    "ce_specversion": "specversion",
+    "ce_time": "time",
+    "ce_subject": "subject",
+    "content-type": "datacontenttype",
+}
+# RFC 3339 as our producers write it, narrowed to where ``fromisoformat`` and the SDK's ``isoparse`` agree
+# (``isoparse`` refuses an offset's minutes over 59 that ``fromisoformat`` would carry into the hour, takes
+# 24:00, ``,`` fractions, naive and basic forms: all of those go the SDK's way).
+_FAST_TIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
+)
+_ENVELOPE_FIELDS = frozenset(Envelope.model_fields)
+# Envelope.model_construct without its per-field loop: valid while Envelope has no aliases, private attributes,
+# post-init hook or extras (checked here; otherwise model_construct itself). tests/unit pins the equivalence.
+_PLAIN_ENVELOPE = (
+    not Envelope.__private_attributes__
+    and Envelope.__pydantic_post_init__ is None
+    and not Envelope.__pydantic_root_model__
+    and Envelope.model_config.get("extra") != "allow"
+    and all(f.alias is None and f.validation_alias is None for f in Envelope.model_fields.values())
+)
+_new_object = object.__new__
+_set_slot = object.__setattr__
+
+
+def _decode_fast(headers: Any, value: Any) -> Envelope | None:
+    """The Envelope for a binary-mode record exactly as our producers write it, or None: anything else (a missing,
+    empty or unknown ``ce_*`` header, another content type, another time format, undecodable bytes, a body that
+    is not a JSON object...) goes to the SDK, which then gives the same result or raises the same error."""
+    if type(value) is not bytes or not value or type(headers) not in (list, tuple):
+        return None
+    attrs: dict[str, str] = {}
+    traceparent: bytes | None = None
+    try:
+        for name, raw in headers:
+            if type(name) is not str or type(raw) is not bytes:
+                return None
+            attr = _FAST_HEADERS.get(name)
+            if attr is not None:
+                attrs[attr] = raw.decode("utf-8")
+            elif name == TRACEPARENT:
+                traceparent = raw
+            else:
+                lower = name.lower()
+                if lower.startswith("ce_") or lower == "content-type":
+                    return None  # another spelling of an attribute, or an extension: the SDK's rules
+                raw.decode("utf-8")  # the SDK decodes every header and refuses the record if one is not UTF-8
+    except (ValueError, TypeError):  # undecodable bytes, a header that is not a (name, value) pair
+        return None
+    event_id = attrs.get("id")
+    source = attrs.get("source")
+    event_type = attrs.get("type")
+    time_text = attrs.get("time")
+    subject = attrs.get("subject")
+    content_type = attrs.get("datacontenttype", CONTENT_TYPE)
+    if (
+        not event_id
+        or not source
+        or not event_type
+        or attrs.get("specversion") != SPEC_VERSION
+        or content_type != CONTENT_TYPE
+        or subject == ""
+        or time_text is None  # the SDK would invent the time
+        or _FAST_TIME.fullmatch(time_text) is None
+    ):
+        return None
+    try:
+        time = datetime.fromisoformat(time_text)
+        data = from_json(value)  # json.loads' values (big ints, NaN, duplicate keys): the hypothesis test pins it
+    except ValueError:
+        return None
+    if type(data) is not dict:
+        return None
+    offset = time.utcoffset()
+    if offset is None:
+        return None
+    # with the tzinfo the SDK's isoparse gives: dateutil's UTC singleton, or its (cached) fixed offset; the
+    # constructor, as datetime.replace costs four times as much
+    zone = tz.UTC if not offset else tz.tzoffset(None, int(offset.total_seconds()))
+    time = datetime(time.year, time.month, time.day, time.hour, time.minute, time.second, time.microsecond, zone)
+    values: dict[str, Any] = {
+        "id": event_id,
+        "source": source,
+        "type": event_type,
+        "specversion": SPEC_VERSION,
+        "time": time,
+        "subject": subject,
+        "datacontenttype": content_type,
+        "traceparent": traceparent.decode("utf-8", "replace") if traceparent else None,
+        "data": data,
+    }
+    if not _PLAIN_ENVELOPE:
+        return Envelope.model_construct(**values)
+    envelope: Envelope = _new_object(Envelope)
+    _set_slot(envelope, "__dict__", values)
+    _set_slot(envelope, "__pydantic_fields_set__", set(_ENVELOPE_FIELDS))
+    _set_slot(envelope, "__pydantic_extra__", None)
+    _set_slot(envelope, "__pydantic_private__", None)
+    return envelope
 
 
 def _cloud_event(envelope: Envelope, data: bytes | None) -> CloudEvent:
