@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 
@@ -16,6 +18,13 @@ sqlcache.install()  # before any statement is built: ON CONFLICT inserts use the
 
 class Base(DeclarativeBase):
     """Declarative base for every service; tables are unqualified and land in the service's schema."""
+
+
+def table_of(model: type[Any]) -> Table:
+    """The Core table of a mapped class. Batch writes execute ``insert(table_of(M))`` with a list of row dicts
+    (one cached statement, executemany) instead of ``insert(M).values(rows)``: SQLAlchemy never caches a
+    multi-row VALUES statement, so that form is compiled again on every batch."""
+    return cast(Table, model.__table__)
 
 
 def sync_url(url: str) -> str:

@@ -22,6 +22,7 @@ from services.dispatch.case.service import case_row, place_check, solved_on_spot
 from services.dispatch.duplicate.service import merge_or_suggest
 from services.dispatch.routing.service import RoutingDecision, route
 from services.dispatch.sla.service import schedule_cases_timers
+from shared.db import table_of
 from shared.events.complaints import ComplaintReceivedV1
 from shared.tracing import continue_trace
 
@@ -56,8 +57,9 @@ async def open_cases(
             on_spot[event.complaint_id] = event
             row.update(deadline_at=None, deadline_provisional=False, deadline_limit=None)
         rows.append(row)
-    stmt = insert(Case).values(rows).on_conflict_do_nothing(index_elements=["complaint_id"]).returning(Case.id)
-    created_ids = set((await session.execute(stmt)).scalars())
+    table = table_of(Case)
+    stmt = insert(table).on_conflict_do_nothing(index_elements=["complaint_id"]).returning(table.c.id)
+    created_ids = set((await session.execute(stmt, rows)).scalars()) if rows else set()
     if not created_ids:
         return []
     cases = list((await session.execute(select(Case).where(Case.id.in_(created_ids)))).scalars())

@@ -21,6 +21,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.analytics.handoffs.models import HandoffStatus
+from shared.db import table_of
 from shared.events.cases import CaseEventV1
 
 ACTIONS = frozenset({"transferred", "handoff_sent", "handoff_escalated", "handoff_acknowledged"})
@@ -126,11 +127,11 @@ async def apply_handoff_events(session: AsyncSession, events: Sequence[CaseEvent
     rows: dict[str, dict[str, Any]] = {r.case_id: {c: getattr(r, c) for c in COLUMNS} for r in found}
     for event in mine:
         rows[event.case_id] = fold(rows.get(event.case_id), event)
-    stmt = insert(HandoffStatus).values([rows[i] for i in ids])
+    stmt = insert(table_of(HandoffStatus))
     stmt = stmt.on_conflict_do_update(
         index_elements=["case_id"], set_={c: stmt.excluded[c] for c in COLUMNS if c != "case_id"}
     )
-    await session.execute(stmt)
+    await session.execute(stmt, [rows[i] for i in ids])
 
 
 async def waiting(session: AsyncSession, *, limit: int = 20) -> tuple[list[HandoffStatus], int]:

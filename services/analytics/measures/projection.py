@@ -37,6 +37,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.analytics.measures.models import MeasureCase, MeasureFact
+from shared.db import table_of
 from shared.events.cases import CaseEventV1
 
 ASSIGN_ACTIONS = frozenset({"dispatched", "reassigned", "arbitrated"})
@@ -253,8 +254,8 @@ async def _upsert(
 ) -> None:
     for start in range(0, len(rows), _CHUNK):
         chunk = [{c: r[c] for c in columns} for r in rows[start : start + _CHUNK]]
-        stmt = insert(model).values(chunk)
+        stmt = insert(table_of(model))
         stmt = stmt.on_conflict_do_update(
             index_elements=list(keys), set_={c: stmt.excluded[c] for c in columns if c not in keys}
         )
-        await session.execute(stmt)
+        await session.execute(stmt, chunk)

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.analytics.stats import names
 from services.analytics.stats.models import CaseStatus, DailyCount, GridDailyCount, TickerEvent
+from shared.db import table_of
 from shared.events.cases import CaseEventV1
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -150,12 +151,13 @@ async def _count_daily(session: AsyncSession, events: Sequence[CaseEventV1]) -> 
         {"day": k[0], "action": k[1], "category": k[2], "channel": k[3], "street_code": k[4], "count": n}
         for k, n in sorted(counts.items())
     ]
-    stmt = insert(DailyCount).values(rows)
+    table = table_of(DailyCount)
+    stmt = insert(table)
     stmt = stmt.on_conflict_do_update(
         index_elements=["day", "action", "category", "channel", "street_code"],
-        set_={"count": DailyCount.count + stmt.excluded.count},
+        set_={"count": table.c.count + stmt.excluded.count},
     )
-    await session.execute(stmt)
+    await session.execute(stmt, rows)
 
 
 async def _count_grids(session: AsyncSession, events: Sequence[CaseEventV1]) -> None:
@@ -176,11 +178,12 @@ async def _count_grids(session: AsyncSession, events: Sequence[CaseEventV1]) -> 
         {"day": d, "grid_code": g, "category": c, "street_code": streets[(d, g, c)], "count": n}
         for (d, g, c), n in sorted(counts.items())
     ]
-    stmt = insert(GridDailyCount).values(rows)
+    table = table_of(GridDailyCount)
+    stmt = insert(table)
     stmt = stmt.on_conflict_do_update(
-        index_elements=["day", "grid_code", "category"], set_={"count": GridDailyCount.count + stmt.excluded.count}
+        index_elements=["day", "grid_code", "category"], set_={"count": table.c.count + stmt.excluded.count}
     )
-    await session.execute(stmt)
+    await session.execute(stmt, rows)
 
 
 async def _move_placed(session: AsyncSession, events: Sequence[CaseEventV1]) -> None:
@@ -248,12 +251,14 @@ async def _fold_statuses(session: AsyncSession, events: Sequence[CaseEventV1]) -
     rows: dict[str, dict[str, Any] | None] = {s.case_id: {c: getattr(s, c) for c in _STATUS_COLUMNS} for s in found}
     for event in events:
         rows[event.case_id] = fold_status(rows.get(event.case_id), event)
-    values = [rows[i] for i in ids if rows.get(i) is not None]
-    stmt = insert(CaseStatus).values(values)
+    values = [row for i in ids if (row := rows.get(i)) is not None]
+    if not values:
+        return
+    stmt = insert(table_of(CaseStatus))
     stmt = stmt.on_conflict_do_update(
         index_elements=["case_id"], set_={c: stmt.excluded[c] for c in _STATUS_COLUMNS if c != "case_id"}
     )
-    await session.execute(stmt)
+    await session.execute(stmt, values)
 
 
 async def _ticker(session: AsyncSession, events: Sequence[CaseEventV1]) -> None:
@@ -270,7 +275,7 @@ async def _ticker(session: AsyncSession, events: Sequence[CaseEventV1]) -> None:
         }
         for e in events[-TICKER_KEEP:]
     ]
-    await session.execute(insert(TickerEvent).values(rows))
+    await session.execute(insert(table_of(TickerEvent)), rows)
     newest = (await session.execute(select(func.max(TickerEvent.id)))).scalar_one()
     if newest is not None and newest > TICKER_KEEP:
         await session.execute(delete(TickerEvent).where(TickerEvent.id <= newest - TICKER_KEEP))

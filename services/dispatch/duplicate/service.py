@@ -33,6 +33,7 @@ from services.dispatch.case.hooks import Transition
 from services.dispatch.case.models import Case
 from services.dispatch.case.state import OPEN_STATES
 from services.dispatch.duplicate.models import CaseDuplicate
+from shared.db import table_of
 from shared.duplicates import MERGE_RADIUS_M, WINDOW, Comparison, Report, compare, haversine_m
 
 RADIUS_M = MERGE_RADIUS_M
@@ -176,7 +177,8 @@ async def merge_or_suggest(session: AsyncSession, case: Case, *, defer: bool = F
         }
         for c in candidates
     ]
-    await session.execute(insert(CaseDuplicate).values(rows).on_conflict_do_nothing())
+    if rows:
+        await session.execute(insert(table_of(CaseDuplicate)).on_conflict_do_nothing(), rows)
     if master is None:
         return None
     await flows.transition(

@@ -15,6 +15,7 @@ from services.notify.contact.models import Contact
 from services.notify.message import templates as t
 from services.notify.message.models import Message
 from shared.catalog import default_catalog
+from shared.db import table_of
 from shared.events.cases import CaseEventV1
 from shared.wording import system_reason
 
@@ -179,8 +180,9 @@ async def record_messages(session: AsyncSession, rows: Sequence[dict[str, Any]])
     """Insert pending messages; a dedupe key seen before is skipped. Returns how many were new."""
     if not rows:
         return 0
-    stmt = insert(Message).values(list(rows)).on_conflict_do_nothing(index_elements=["dedupe_key"])
-    created = (await session.execute(stmt.returning(Message.id))).all()
+    table = table_of(Message)
+    stmt = insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(table.c.id)
+    created = (await session.execute(stmt, list(rows))).all()
     return len(created)
 
 
