@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from prometheus_client import Counter
-from sqlalchemy import select, update
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.notify.config import NotifySettings, get_notify_settings
@@ -80,6 +81,58 @@ async def _send_traced(adapters: Adapters, message: Message, limit_s: float) -> 
         return await _send(adapters, message, limit_s), traceparent
 
 
+_RECORD_OUTCOMES = text(
+    """
+    UPDATE messages AS m
+    SET status = u.status,
+        sent_at = COALESCE(u.sent_at, m.sent_at),
+        next_attempt_at = u.next_attempt_at,
+        last_error = u.last_error
+    FROM unnest(CAST(:ids AS text[]), CAST(:attempts AS int[]), CAST(:statuses AS text[]),
+                CAST(:sent AS timestamptz[]), CAST(:next AS timestamptz[]), CAST(:errors AS text[]))
+         AS u(id, attempts, status, sent_at, next_attempt_at, last_error)
+    WHERE m.id = u.id AND m.status = 'pending' AND m.attempts = u.attempts
+    RETURNING m.id
+    """
+)
+
+
+def _outcome(
+    settings: NotifySettings, message: Message, result: SendResult, done: datetime
+) -> tuple[str, datetime | None, datetime | None]:
+    """(status, sent_at, next_attempt_at) after one send: sent, failed for good, or pending with a backoff."""
+    status = result.status
+    if status == "retry" and message.attempts >= settings.notify_max_attempts:
+        status = "failed"
+    if status == "sent":
+        return "sent", done, None
+    if status == "failed":
+        return "failed", None, None
+    return "pending", None, done + backoff(settings, message.attempts)
+
+
+async def _record_outcomes(
+    session: AsyncSession,
+    messages: Sequence[Message],
+    outcomes: Sequence[tuple[str, datetime | None, datetime | None]],
+    errors: Sequence[str | None],
+) -> set[str]:
+    """Write every outcome in one statement, each only if this pass still holds the message (same attempt, still
+    pending); the ids written."""
+    rows = await session.execute(
+        _RECORD_OUTCOMES,
+        {
+            "ids": [m.id for m in messages],
+            "attempts": [m.attempts for m in messages],
+            "statuses": [o[0] for o in outcomes],
+            "sent": [o[1] for o in outcomes],
+            "next": [o[2] for o in outcomes],
+            "errors": list(errors),
+        },
+    )
+    return {str(r[0]) for r in rows}
+
+
 async def deliver_once(
     maker: async_sessionmaker[AsyncSession],
     adapters: Adapters,
@@ -100,25 +153,12 @@ async def deliver_once(
     traces = {m.id: traceparent for m, (_, traceparent) in zip(messages, sent, strict=True)}
     done = datetime.now(UTC)
     async with maker() as session, session.begin():
-        for message, result in zip(messages, results, strict=True):
-            status = result.status
-            if status == "retry" and message.attempts >= settings.notify_max_attempts:
-                status = "failed"
-            values: dict[str, object] = {"last_error": result.error}
-            if status == "sent":
-                values.update(status="sent", sent_at=done, next_attempt_at=None)
-            elif status == "failed":
-                values.update(status="failed", next_attempt_at=None)
-            else:
-                values.update(next_attempt_at=done + backoff(settings, message.attempts))
-            guarded = (
-                update(Message)
-                .where(Message.id == message.id, Message.status == "pending", Message.attempts == message.attempts)
-                .values(**values)
-            )
-            changed = (await session.execute(guarded)).rowcount  # type: ignore[attr-defined]
-            if not changed:
+        outcomes = [_outcome(settings, m, r, done) for m, r in zip(messages, results, strict=True)]
+        changed = await _record_outcomes(session, messages, outcomes, [r.error for r in results])
+        for message, result, (written, _, _) in zip(messages, results, outcomes, strict=True):
+            if message.id not in changed:
                 continue  # our lease expired and another pass took it over
+            status = "retry" if written == "pending" else written
             counts[status] += 1
             DELIVERIES.labels(message.channel, status).inc()
             if status == "retry":
