@@ -10,8 +10,8 @@ See https://github.com/cloudevents/spec/blob/v1.0.2/cloudevents/bindings/kafka-p
 Decoding takes a fast path for the records our producers write (:func:`_decode_fast`: the headers checked by hand,
 ``ce_time`` by :meth:`datetime.fromisoformat`, the body parsed once by pydantic-core's JSON parser, the Envelope
 built without re-validation) and falls back to the SDK for anything else, so odd input gets the SDK's answer.
-Measured (20k ``cn.linkage.case.dispatched.v1`` records, 898 B, one core): ``decode_message(...).payload()``
-~90 µs per record with the SDK for every record, ~14 µs with the fast path.
+Measured (20k 898 B ``cn.linkage.case.dispatched.v1`` records, CPU time, best of 5 on a busy 2-core box):
+``decode_message(...).payload()`` 67–70 → ~20 µs per record (``decode_message`` alone 55–62 → ~11 µs).
 """
 
 from __future__ import annotations
