@@ -68,6 +68,8 @@ class Envelope(BaseModel):
             return model.model_validate(self.data)
         except ValidationError as exc:
             raise EventDecodeError(f"invalid {self.type} payload: {exc}") from exc
+        except RecursionError as exc:
+            raise EventDecodeError(f"invalid {self.type} payload: nested too deeply") from exc
 
 
 def new_event_id() -> str:
@@ -105,10 +107,13 @@ def envelope_headers(envelope: Envelope) -> Headers:
 
 def decode_message(headers: Any, value: bytes | None) -> Envelope:
     """Parse a Kafka record (binary mode) into an Envelope; raise EventDecodeError when malformed."""
-    envelope = _decode_fast(headers, value)
-    if envelope is not None:
-        return envelope
-    return _decode_with_sdk(headers, value)
+    try:
+        envelope = _decode_fast(headers, value)
+        if envelope is not None:
+            return envelope
+        return _decode_with_sdk(headers, value)
+    except RecursionError as exc:  # a body nested thousands deep is poison, not a reason to stop the consumer
+        raise EventDecodeError("body is nested too deeply") from exc
 
 
 def _decode_with_sdk(headers: Any, value: bytes | None) -> Envelope:

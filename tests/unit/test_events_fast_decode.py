@@ -29,7 +29,7 @@ from shared.events.complaints import (
     PlaceRef,
     Reporter,
 )
-from shared.events.envelope import _FAST_TIME, _decode_fast, _decode_with_sdk, decode_message
+from shared.events.envelope import _FAST_TIME, EventDecodeError, _decode_fast, _decode_with_sdk, decode_message
 from shared.events.feedback import SurveyAnsweredV1
 from shared.events.notify import MessageDeliveredV1
 from shared.events.patrol import HotspotDetectedV1, PatrolTaskDoneV1, PatrolTaskOpenedV1
@@ -159,8 +159,16 @@ def dumped(model: Any) -> str:
         return f"{type(exc).__name__}: {exc}"
 
 
+def sdk_reference(headers: Any, value: Any) -> Envelope:
+    """The SDK decoder as ``decode_message`` wraps it: a body nested too deeply is poison, not a crash."""
+    try:
+        return _decode_with_sdk(headers, value)
+    except RecursionError as exc:
+        raise EventDecodeError("body is nested too deeply") from exc
+
+
 def assert_same(headers: Any, value: Any) -> tuple[Any, ...]:
-    slow = outcome(_decode_with_sdk, headers, value)
+    slow = outcome(sdk_reference, headers, value)
     assert outcome(decode_message, headers, value) == slow
     return slow
 
@@ -367,3 +375,9 @@ def test_any_mix_of_headers_decodes_as_the_sdk_decodes_it(extra: list[tuple[str,
     headers, value = RECORDS[2]
     kept = [pair for i, pair in enumerate(headers) if i not in drop]
     assert_same([*kept, *extra], value)
+
+
+@pytest.mark.parametrize("body", [b"[" * 100_000 + b"]" * 100_000, b'{"a":' * 5000 + b"1" + b"}" * 5000])
+def test_a_body_nested_too_deeply_is_poison(body: bytes) -> None:
+    with pytest.raises(EventDecodeError):
+        decode_message(HEADERS, body).payload()
