@@ -158,6 +158,7 @@ class EventConsumer:
             metadata_max_age_ms=5000,
             max_partition_fetch_bytes=self.settings.consumer_max_fetch_bytes,
             fetch_max_bytes=self.settings.consumer_max_fetch_bytes,
+            fetch_max_wait_ms=self.settings.consumer_fetch_max_wait_ms,
         )
         self._consumer = consumer
         try:

@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     consumer_retry_backoff_s: float = 0.2
     consumer_session_timeout_ms: int = 6000
     consumer_heartbeat_interval_ms: int = 1000
+    # how long the broker may hold a fetch that found nothing new: Tansu answers when this runs out, not when a
+    # record arrives, so it is a floor under every hop's latency (aiokafka's 500 ms gave ~125 ms median per hop)
+    consumer_fetch_max_wait_ms: int = 50
     consumer_max_fetch_bytes: int = 16 * 1024 * 1024  # a record up to this size can still be read (and dead-lettered)
     # larger poison goes to the DLQ topic as a reference; its bytes stay in the dead_letters table
     dlq_max_inline_bytes: int = 512 * 1024
