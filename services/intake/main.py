@@ -24,14 +24,18 @@ from services.intake.operators.routes import router as operators_router
 from services.intake.patrol import consumers as patrol_consumers
 from services.intake.patrol.routes import router as patrol_router
 from shared.app import ConsumerSpec, ServiceRuntime, create_service_app
+from shared.duplicates import warm_up as warm_up_duplicates
 from shared.group_commit import GroupCommitter
 from shared.settings import Settings, get_settings
 
 
 async def warm_enrichment(runtime: ServiceRuntime) -> None:
-    """Load map, gazetteer, catalog and classifier off the event loop, then publish ``extras["enrich"]``."""
+    """Load map, gazetteer, catalog and classifier off the event loop, then publish ``extras["enrich"]`` (intake is
+    ready); then 并单's word list for the operators' duplicate check, so its first query is fast too without making
+    the start slower."""
     await asyncio.to_thread(flows.warm_up)
     runtime.extras["enrich"] = flows.enrich
+    await asyncio.to_thread(warm_up_duplicates)
     await asyncio.Event().wait()  # stay alive: a finished background task reads as a dead one in /readyz
 
 

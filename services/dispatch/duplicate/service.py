@@ -23,10 +23,12 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Row, and_, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.util import identity_key
 
 from services.dispatch.case import flows
 from services.dispatch.case.hooks import Transition
@@ -70,7 +72,24 @@ class Candidate:
     reasons: tuple[str, ...] = ()
 
 
-def report_of(case: Case) -> Report:
+#: What 并单 reads of a candidate (a Core row of these instead of whole ORM objects: the SELECT runs per new case).
+_CANDIDATE_COLUMNS = (
+    Case.id,
+    Case.tracking_code,
+    Case.state,
+    Case.merged_into,
+    Case.text,
+    Case.address,
+    Case.lon,
+    Case.lat,
+    Case.grid_code,
+    Case.received_at,
+    Case.matter_code,
+    Case.category,
+)
+
+
+def report_of(case: Case | Row[Any]) -> Report:
     """A case as 并单 compares it (its text, place, time of receipt and routed matter)."""
     received = case.received_at
     if received is not None and received.tzinfo is None:
@@ -110,12 +129,12 @@ async def find_duplicates(session: AsyncSession, case: Case) -> list[Candidate]:
     if not near:
         return []
     stmt = (
-        select(Case)
+        select(*_CANDIDATE_COLUMNS)
         .where(
             Case.id != case.id,
             # "accepted": a case opened earlier in this very batch is still "accepted" in the database (its
-            # routing is flushed with the batch); the session hands back that object, so its state below is
-            # the one just decided
+            # routing is flushed with the batch); its object in the session holds the state and matter just
+            # decided, so such a case is judged from that object, the others from the row
             Case.state.in_((*MASTER_STATES, "accepted")),
             Case.received_at >= case.received_at - WINDOW,
             Case.received_at <= case.received_at,
@@ -126,7 +145,8 @@ async def find_duplicates(session: AsyncSession, case: Case) -> list[Candidate]:
     )
     others: list[tuple[str, str, Report]] = []
     grids: dict[str, bool] = {}
-    for other in (await session.execute(stmt)).scalars():
+    for row in (await session.execute(stmt)).all():
+        other: Case | Row[Any] = session.identity_map.get(identity_key(Case, row.id)) or row
         if other.state not in MASTER_STATES or other.merged_into:
             continue
         if None not in (case.lon, case.lat, other.lon, other.lat):

@@ -6,12 +6,9 @@ Every endpoint needs an operator credential; caller history (personal data) also
 from __future__ import annotations
 
 import asyncio
-import threading
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Path, Query
+from fastapi import APIRouter, Path, Query
 
 from services.intake.channels.hotline import service
 from services.intake.channels.hotline.schemas import (
@@ -25,19 +22,10 @@ from services.intake.channels.hotline.schemas import (
 )
 from services.intake.operators.auth import AUTH_RESPONSES, STAFF_RESPONSES, OperatorDep, StaffDep
 from shared.app import RuntimeDep, SessionDep
-from shared.duplicates import warm_up as warm_up_duplicates
 from shared.validation import AuthFirstRoute
 
-
-@asynccontextmanager
-async def _warm_up(app: FastAPI) -> AsyncIterator[None]:
-    """并单's word list (jieba) loads while intake starts, not in the operator's first duplicate query."""
-    threading.Thread(target=warm_up_duplicates, name="duplicates-warm-up", daemon=True).start()
-    yield
-
-
 router = APIRouter(  # 401/403 before 422
-    prefix="/api/v1/hotline", tags=["hotline"], route_class=AuthFirstRoute, lifespan=_warm_up
+    prefix="/api/v1/hotline", tags=["hotline"], route_class=AuthFirstRoute
 )
 
 
