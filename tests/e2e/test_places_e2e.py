@@ -138,8 +138,12 @@ def _data() -> dict[str, Any]:
 
 
 def _wait_counted(stack: Stack, street: str, at_least: int) -> dict[str, int]:
+    def counted() -> dict[str, int] | None:
+        counts = street_counts(stack)
+        return counts if counts.get(street, 0) >= at_least else None
+
     return wait_until(
-        lambda: (counts := street_counts(stack)).get(street, 0) >= at_least and counts,
+        counted,
         timeout_s=30,
         message=f"analytics counts {street}",
     )
@@ -159,7 +163,7 @@ def test_a_wechat_location_follow_up_routes_the_case_waiting_in_triage(
     assert case["state"] == "triage" and case["grid_code"] is None
     triaged = [h for h in detail(stack, dispatcher, case["id"])["history"] if h["action"] == "triaged"][-1]
     assert triaged["details"].get("awaits_place") is True
-    before = wait_until(lambda: (counts := street_counts(stack)).get("-", 0) >= 1 and counts, message="counted")
+    before = _wait_counted(stack, "-", 1)
 
     # a location in Beijing is refused and the complaint keeps waiting for a usable one
     assert "不在本区范围内" in wechat_location(stack, user, *BEIJING)

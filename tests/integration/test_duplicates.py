@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import uuid
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -103,7 +104,7 @@ async def test_same_grid_without_point_and_middling_text_is_suggested(
 ) -> None:
     grid = f"G{uuid.uuid4().hex[:6]}"
     now = dt.datetime.now(dt.UTC)
-    common = {"grid_code": grid, "lon": None, "lat": None, "address": None, "matter_code": "SZ003"}
+    common: dict[str, Any] = {"grid_code": grid, "lon": None, "lat": None, "address": None, "matter_code": "SZ003"}
     async with maker() as session, session.begin():
         (first,) = await add_cases(
             session,

@@ -43,7 +43,7 @@ def manifest() -> dict[str, object]:
 
 
 def test_target_from_the_manifest() -> None:
-    t = Target.from_manifest(manifest())  # type: ignore[arg-type]
+    t = Target.from_manifest(manifest())
     assert t.dispatch == "http://127.0.0.1:8002" and t.operator_key == "op-key"
     assert t.dispatcher_key == "demo-dispatcher-ZX" and t.admin_key == "demo-admin-ZX"
     assert t.handler_keys == {"CGJ": "demo-handler-CGJ"} and t.open311_key == "o311"

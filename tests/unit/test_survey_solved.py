@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from pydantic import ValidationError
@@ -109,7 +109,7 @@ def test_the_page_works_from_the_keyboard_at_phone_width() -> None:
 
     def serve(route: Route) -> None:
         if route.request.method == "POST":
-            posted.append(route.request.post_data_json)
+            posted.append(cast(dict[str, Any], route.request.post_data_json))
             route.fulfill(status=202, content_type="application/json", body="{}")
         else:
             route.fulfill(status=200, content_type="text/html; charset=utf-8", body=html)
