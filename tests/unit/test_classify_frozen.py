@@ -37,7 +37,7 @@ def test_stored_model_classifies_like_the_trained_one(tmp_path: Path) -> None:
     stored = list(tmp_path.glob("classifier-*.npz"))
     assert len(stored) == 1
     catalog = load_catalog_quietly()
-    loaded = Classifier.load(stored[0], cache_key(catalog, load_tuning()), catalog)
+    loaded = Classifier.load(stored[0], cache_key(train_split(), catalog, load_tuning()), catalog)
     assert loaded is not None and loaded.version == trained.version
     assert loaded.thresholds == trained.thresholds
     for example in train_split()[::97] + []:
@@ -48,7 +48,7 @@ def test_stored_model_classifies_like_the_trained_one(tmp_path: Path) -> None:
 
 def test_stale_or_damaged_cache_is_trained_again(tmp_path: Path) -> None:
     catalog = load_catalog_quietly()
-    key = cache_key(catalog, load_tuning())
+    key = cache_key(train_split(), catalog, load_tuning())
     path = tmp_path / f"classifier-{key}.npz"
     path.write_bytes(b"not a model")
     assert Classifier.load(path, key, catalog) is None

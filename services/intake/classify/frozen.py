@@ -117,16 +117,9 @@ class Linear:
     temperature: float = 1.0
 
     @classmethod
-    def from_sklearn(cls, model: Any, temperature: float = 1.0, classes: Sequence[str] | None = None) -> Linear:
-        names = [str(c) for c in (classes if classes is not None else model.classes_)]
+    def from_sklearn(cls, model: Any, temperature: float = 1.0) -> Linear:
+        names = [str(c) for c in model.classes_]
         return cls(np.asarray(model.coef_, dtype=np.float64), np.asarray(model.intercept_), names, temperature)
-
-    def scores(self, x: Any) -> np.ndarray:
-        out = np.asarray(x @ self.coef.T) + self.intercept
-        return out.reshape(x.shape[0], -1)
-
-    def probs(self, x: Any) -> np.ndarray:
-        return softmax(self.scores(x), self.temperature)
 
     def scores_one(self, vector: Vector) -> np.ndarray:
         cols, vals = vector
@@ -142,12 +135,6 @@ class Linear:
         if s.size == 1:  # a binary model has one score: positive means the second class
             return self.classes[int(s[0] > 0)]
         return self.classes[int(s.argmax())]
-
-    def predict(self, x: Any) -> list[str]:
-        s = self.scores(x)
-        if s.shape[1] == 1:  # a binary model has one score: positive means the second class
-            return [self.classes[int(v > 0)] for v in s[:, 0]]
-        return [self.classes[int(i)] for i in s.argmax(axis=1)]
 
 
 def softmax(scores: np.ndarray, temperature: float) -> np.ndarray:

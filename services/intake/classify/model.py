@@ -614,13 +614,13 @@ def save_tuning(tuning: Tuning, path: Path = TUNING_PATH) -> None:
 _MODEL_SOURCES = ("corpus.py", "features.py", "frozen.py", "model.py")
 
 
-def cache_key(catalog: Catalog | None, tuning: Tuning | None) -> str:
+def cache_key(examples: Sequence[Example], catalog: Catalog | None, tuning: Tuning | None) -> str:
     """What a stored model depends on: the training rows and catalog documents, the stored tuning, the domain
     dictionary, jieba's and scikit-learn's versions and the modelling code itself."""
     from importlib.metadata import version
 
     h = hashlib.sha256()
-    h.update(_digest(train_split(), catalog_documents(catalog)).encode())
+    h.update(_digest(examples, catalog_documents(catalog)).encode())
     h.update(json.dumps(asdict(tuning) if tuning else None, sort_keys=True).encode())
     here = Path(__file__).resolve().parent
     for name in _MODEL_SOURCES:
@@ -636,15 +636,16 @@ def load_or_train(cache_dir: Path | None) -> Classifier:
     (a few seconds of CPU) and stored there for the next start. A cache that cannot be written is only logged."""
     catalog = load_catalog_quietly()
     tuning = load_tuning()
+    examples = train_split()
     if cache_dir is None:
-        return Classifier(train_split(), catalog=catalog, tuning=tuning)
-    key = cache_key(catalog, tuning)
+        return Classifier(examples, catalog=catalog, tuning=tuning)
+    key = cache_key(examples, catalog, tuning)
     path = cache_dir / f"classifier-{key}.npz"
     loaded = Classifier.load(path, key, catalog)
     if loaded is not None:
         log.info("classifier %s loaded from %s", loaded.version, path)
         return loaded
-    clf = Classifier(train_split(), catalog=catalog, tuning=tuning)
+    clf = Classifier(examples, catalog=catalog, tuning=tuning)
     try:
         clf.save(path, key)
         for old in cache_dir.glob("classifier-*.npz"):
